@@ -1,0 +1,8 @@
+//! vrg-operator: protects an application's Kubernetes objects for disaster recovery.
+//!
+//! The data flows one way: the wire API (`api`) is read by the recipe front-ends into one typed
+//! model, validated into a plan, and executed step by step by the workflow engine inside a thin
+//! Kubernetes shell. See ARCHITECTURE.md for the map.
+
+pub mod api;
+pub mod cli;
