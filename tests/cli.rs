@@ -33,6 +33,131 @@ fn help_describes_every_command() {
     }
 }
 
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn path(relative: &str) -> String {
+    format!("{}/{relative}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn validate_accepts_every_example() {
+    let examples: Vec<String> = std::fs::read_dir(path("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".yaml"))
+        .collect();
+    let mut args = vec!["validate"];
+    args.extend(examples.iter().map(String::as_str));
+    let out = vrg_operator(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let summary = stdout(&out);
+    assert_eq!(
+        summary.lines().count(),
+        1,
+        "only a summary when valid: {summary}"
+    );
+    assert!(summary.starts_with("valid: "), "{summary}");
+}
+
+#[test]
+fn validate_reports_each_problem_on_a_line_and_exits_1() {
+    let out = vrg_operator(&["validate", &path("tests/fixtures/seed/recover-exec.yaml")]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with("VolumeReplicationGroup/recipe-alignment-sample-2: ")),
+        "{text}"
+    );
+    assert!(text.contains("spec.kubeObjectProtection.recoverOrder[0]: unknown field \"includeResources\" (did you mean \"includedResources\"?)"));
+}
+
+#[test]
+fn validate_reports_yaml_syntax_errors_with_line_and_column() {
+    let out = vrg_operator(&["validate", &path("tests/fixtures/seed/inline-recipe.yaml")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("line 11 column 10"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn validate_reads_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
+        .args(["validate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let manifest = std::fs::read(path("examples/recipe-mysql.yaml")).unwrap();
+    child.stdin.take().unwrap().write_all(&manifest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn validate_a_missing_file_is_an_io_error() {
+    assert_eq!(
+        vrg_operator(&["validate", "/nonexistent.yaml"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn plan_prints_steps_diagrams_and_velero_objects() {
+    let file = path("examples/recipe-mysql.yaml");
+    let text = stdout(&vrg_operator(&["plan", &file]));
+    let steps: Vec<&str> = text.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        steps,
+        [
+            "1. group config",
+            "2. hook db/quiesce",
+            "3. group workload",
+            "4. hook db/unquiesce",
+            "5. group everything-else"
+        ]
+    );
+    let mermaid = stdout(&vrg_operator(&[
+        "plan",
+        &file,
+        "--workflow",
+        "restore",
+        "--format",
+        "mermaid",
+    ]));
+    assert!(
+        mermaid.starts_with("flowchart TD") && mermaid.contains("s3 --> s4"),
+        "{mermaid}"
+    );
+    let dot = stdout(&vrg_operator(&["plan", &file, "--format", "dot"]));
+    assert!(
+        dot.starts_with("digraph") && dot.contains("s4 -> s5"),
+        "{dot}"
+    );
+    let yaml = stdout(&vrg_operator(&["plan", &file, "--format", "yaml"]));
+    assert_eq!(
+        yaml.matches("kind: Backup").count(),
+        3,
+        "one Backup per group per s3 profile:\n{yaml}"
+    );
+    assert!(yaml.contains("storageLocation: default"));
+}
+
+#[test]
+fn plan_of_an_invalid_vrg_exits_1() {
+    let out = vrg_operator(&["plan", &path("tests/fixtures/seed/capture-order.yaml")]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(vrg_operator(&["no-such-command"]).status.code(), Some(2));

@@ -3,10 +3,17 @@
 //! Exit codes are part of the interface, so scripts and CI can tell a bad recipe from a bad
 //! invocation: 0 success, 1 the input is invalid, 2 usage or I/O error.
 
+mod documents;
+mod plan;
+mod validate;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::recipe::Settings;
+use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
 
 /// Exit code: the command did what was asked.
 pub const EXIT_OK: u8 = 0;
@@ -46,6 +53,8 @@ pub enum Command {
         /// Manifest files (`-` for standard input).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        scope: ScopeArgs,
     },
     /// Show the steps a VRG's recipe resolves to, in the order they will run.
     ///
@@ -62,7 +71,40 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
         format: PlanFormat,
+        /// The VRG to plan when FILE holds several.
+        #[arg(long, value_name = "NAME")]
+        vrg: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
     },
+}
+
+/// Where offline validation pretends the manifests are applied.
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Namespace of documents that name none (as `kubectl apply -n`).
+    #[arg(long, short = 'n', default_value = "default")]
+    namespace: String,
+    /// A namespace whose VRGs may protect other namespaces (repeatable); the operator's setting.
+    #[arg(long = "admin-namespace", value_name = "NS", default_value = DEFAULT_OPERATOR_NAMESPACE)]
+    admin_namespaces: Vec<String>,
+}
+
+/// The resolved [`ScopeArgs`].
+pub struct Scope {
+    namespace: String,
+    settings: Settings,
+}
+
+impl From<ScopeArgs> for Scope {
+    fn from(a: ScopeArgs) -> Self {
+        Self {
+            namespace: a.namespace,
+            settings: Settings {
+                admin_namespaces: a.admin_namespaces,
+            },
+        }
+    }
 }
 
 /// `plan --workflow`.
@@ -107,8 +149,14 @@ fn run(cli: Cli) -> u8 {
             }
         },
         Command::Run => not_yet("run", "the controller"),
-        Command::Validate { .. } => not_yet("validate", "recipe validation"),
-        Command::Plan { .. } => not_yet("plan", "plan rendering"),
+        Command::Validate { files, scope } => validate::run(&files, &scope.into()),
+        Command::Plan {
+            file,
+            workflow,
+            format,
+            vrg,
+            scope,
+        } => plan::run(&file, vrg.as_deref(), workflow, format, &scope.into()),
     }
 }
 

@@ -1,0 +1,7 @@
+//! Hook building blocks that need no cluster: the check-hook condition language (parsed once at
+//! validation time into an AST, then evaluated against each selected object) and the splitting of
+//! an exec op's `command` into argv. Pod selection and the exec runner, which do I/O, live beside
+//! these and use them.
+
+pub mod command;
+pub mod condition;

@@ -1,0 +1,425 @@
+//! Hooks, as a Recipe object or the seed's inline recipe writes them.
+
+use serde_json::Value;
+
+use super::Dialect;
+use crate::hooks::{command, condition};
+use crate::recipe::labels::selector;
+use crate::recipe::model::{Chk, Hook, HookKind, NameSelector, OnError, Op, SelectResource};
+use crate::recipe::names::{check_dns_label, is_dns_subdomain};
+use crate::recipe::problem::{Problems, index, suggestion};
+use crate::recipe::reader::{Obj, type_name};
+
+const RECIPE_KEYS: &[&str] = &[
+    "name",
+    "namespace",
+    "type",
+    "selectResource",
+    "labelSelector",
+    "nameSelector",
+    "singlePodOnly",
+    "onError",
+    "timeout",
+    "ops",
+    "chks",
+    "essential",
+    "jobs",
+    "skipHookIfNotPresent",
+];
+const INLINE_KEYS: &[&str] = &["config", "initContainer", "initContainers"];
+
+pub fn hook(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Option<Hook> {
+    let known: Vec<&str> = match dialect {
+        Dialect::RecipeObject => RECIPE_KEYS.to_vec(),
+        Dialect::Inline => RECIPE_KEYS.iter().chain(INLINE_KEYS).copied().collect(),
+    };
+    let obj = Obj::new(value, path, &known, p)?;
+    let name = obj.required_string("name", p);
+    if let Some(name) = &name {
+        check_dns_label(name, "hook name", &obj.path_of("name"), p);
+    }
+    let namespace = obj.string("namespace", p);
+    if let Some(ns) = &namespace {
+        check_dns_label(ns, "namespace", &obj.path_of("namespace"), p);
+    }
+    let is_check = match obj.string("type", p).as_deref() {
+        Some("exec") => false,
+        Some("check") => true,
+        Some(t @ ("scale" | "job")) => {
+            p.add(
+                obj.path_of("type"),
+                format!("{t} hooks are not supported yet; use exec or check"),
+            );
+            false
+        }
+        Some(other) => {
+            let hint = suggestion(other, ["exec", "check"]);
+            p.add(
+                obj.path_of("type"),
+                format!("unknown hook type \"{other}\"{hint} (expected \"exec\" or \"check\")"),
+            );
+            false
+        }
+        // Ramen requires a type; we infer the obvious one.
+        None => obj.has("chks") && !obj.has("ops"),
+    };
+    if obj.has("jobs") {
+        p.add(obj.path_of("jobs"), "job hooks are not supported yet");
+    }
+    let select_resource = select_resource(&obj, is_check, p);
+    let label_selector = obj
+        .get("labelSelector")
+        .and_then(|v| selector(v, &obj.path_of("labelSelector"), p));
+    let name_selector = obj
+        .string("nameSelector", p)
+        .and_then(|s| name_selector(&s, &obj.path_of("nameSelector"), p));
+    let kind = if is_check {
+        for key in ["ops", "config", "initContainer", "initContainers"] {
+            if obj.has(key) {
+                p.add(obj.path_of(key), "a check hook has chks, not ops");
+            }
+        }
+        HookKind::Check(
+            obj.list("chks", p)
+                .into_iter()
+                .filter_map(|(v, path)| check(v, &path, p))
+                .collect(),
+        )
+    } else {
+        if obj.has("chks") {
+            p.add(
+                obj.path_of("chks"),
+                "an exec hook has ops, not chks (set type: check)",
+            );
+        }
+        let mut ops: Vec<Op> = obj
+            .list("ops", p)
+            .into_iter()
+            .filter_map(|(v, path)| op(v, &path, dialect, p))
+            .collect();
+        if let (Some(config), Some(name)) = (obj.get("config"), &name) {
+            // The seed's `config` is one op named after the hook.
+            ops.extend(config_op(config, &obj.path_of("config"), name, p));
+        }
+        HookKind::Exec(ops)
+    };
+    let init_containers = init_containers(&obj, p);
+    let hook = Hook {
+        name: name?,
+        path: path.to_owned(),
+        namespace,
+        select_resource,
+        label_selector,
+        name_selector,
+        single_pod_only: obj.bool("singlePodOnly", p).unwrap_or(false),
+        on_error: on_error(&obj, p),
+        timeout: obj.timeout("timeout", p),
+        essential: obj.bool("essential", p).unwrap_or(true),
+        skip_if_not_present: obj.bool("skipHookIfNotPresent", p).unwrap_or(false),
+        kind,
+        init_containers,
+    };
+    check_hook(&hook, &obj, p);
+    Some(hook)
+}
+
+/// Rules that need the whole hook.
+fn check_hook(hook: &Hook, obj: &Obj, p: &mut Problems) {
+    let has_selector = hook.label_selector.is_some() || hook.name_selector.is_some();
+    match &hook.kind {
+        HookKind::Exec(ops) => {
+            if ops.is_empty() && hook.init_containers.is_empty() {
+                p.add(obj.path(), "an exec hook needs at least one op");
+            }
+            if !has_selector && ops.iter().any(|o| o.container.is_none()) {
+                p.add(obj.path(), "an exec hook needs a labelSelector or nameSelector, or a container on every op");
+            }
+            if hook.skip_if_not_present {
+                p.add(
+                    obj.path_of("skipHookIfNotPresent"),
+                    "applies to check hooks only",
+                );
+            }
+        }
+        HookKind::Check(chks) => {
+            if chks.is_empty() {
+                p.add(obj.path(), "a check hook needs at least one check in chks");
+            }
+            if !has_selector {
+                p.add(
+                    obj.path(),
+                    "a check hook needs a labelSelector or nameSelector",
+                );
+            }
+        }
+    }
+    check_unique(
+        hook.entry_names(),
+        &obj.path_of(if matches!(hook.kind, HookKind::Check(_)) {
+            "chks"
+        } else {
+            "ops"
+        }),
+        p,
+    );
+    if let HookKind::Exec(ops) = &hook.kind {
+        for (i, op) in ops.iter().enumerate() {
+            let Some(inverse) = &op.inverse_op else {
+                continue;
+            };
+            let path = format!("{}.inverseOp", index(&obj.path_of("ops"), i));
+            if inverse == &op.name {
+                p.add(path, "an op cannot be its own inverse");
+            } else if !ops.iter().any(|o| &o.name == inverse) {
+                let hint = suggestion(inverse, ops.iter().map(|o| o.name.as_str()));
+                p.add(
+                    path,
+                    format!("no op \"{inverse}\" in hook \"{}\"{hint}", hook.name),
+                );
+            }
+        }
+    }
+}
+
+/// Reports names that appear more than once in a list at `path`.
+pub fn check_unique<'a>(names: impl IntoIterator<Item = &'a str>, path: &str, p: &mut Problems) {
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        if !seen.insert(name) {
+            p.add(path, format!("duplicate name \"{name}\""));
+        }
+    }
+}
+
+fn select_resource(obj: &Obj, is_check: bool, p: &mut Problems) -> SelectResource {
+    let Some(s) = obj.string("selectResource", p) else {
+        return SelectResource::Pod;
+    };
+    match s.as_str() {
+        "pod" => SelectResource::Pod,
+        "deployment" => SelectResource::Deployment,
+        "statefulset" => SelectResource::StatefulSet,
+        "daemonset" => SelectResource::DaemonSet,
+        custom if is_check && custom.contains('/') => {
+            let parts: Vec<&str> = custom.split('/').collect();
+            match parts.as_slice() {
+                [version, plural] if !version.is_empty() && !plural.is_empty() => {
+                    SelectResource::Custom {
+                        group: String::new(),
+                        version: (*version).into(),
+                        plural: (*plural).into(),
+                    }
+                }
+                [group, version, plural] if parts.iter().all(|x| !x.is_empty()) => {
+                    SelectResource::Custom {
+                        group: (*group).into(),
+                        version: (*version).into(),
+                        plural: (*plural).into(),
+                    }
+                }
+                _ => {
+                    p.add(obj.path_of("selectResource"), format!("\"{custom}\" is not \"group/version/plural\" (e.g. \"apps/v1/deployments\", \"v1/pods\")"));
+                    SelectResource::Pod
+                }
+            }
+        }
+        other => {
+            let known = ["pod", "deployment", "statefulset", "daemonset"];
+            let hint = suggestion(other, known);
+            let extra = if is_check {
+                ", or group/version/plural"
+            } else {
+                ""
+            };
+            p.add(obj.path_of("selectResource"), format!("unknown resource \"{other}\"{hint} (expected pod, deployment, statefulset, daemonset{extra})"));
+            SelectResource::Pod
+        }
+    }
+}
+
+fn name_selector(s: &str, path: &str, p: &mut Problems) -> Option<NameSelector> {
+    if is_dns_subdomain(s) {
+        return Some(NameSelector::Exact(s.to_owned()));
+    }
+    match regex::Regex::new(s) {
+        Ok(r) => Some(NameSelector::Pattern(r)),
+        Err(e) => {
+            p.add(
+                path,
+                format!("\"{s}\" is neither an object name nor a valid regular expression: {e}"),
+            );
+            None
+        }
+    }
+}
+
+fn parse_on_error(value: &str, path: &str, p: &mut Problems) -> Option<OnError> {
+    match value.to_ascii_lowercase().as_str() {
+        "fail" => Some(OnError::Fail),
+        "continue" => Some(OnError::Continue),
+        _ => {
+            let hint = suggestion(value, ["fail", "continue"]);
+            p.add(
+                path,
+                format!("unknown onError \"{value}\"{hint} (expected \"fail\" or \"continue\")"),
+            );
+            None
+        }
+    }
+}
+
+fn on_error(obj: &Obj, p: &mut Problems) -> Option<OnError> {
+    obj.string("onError", p)
+        .and_then(|v| parse_on_error(&v, &obj.path_of("onError"), p))
+}
+
+/// One command string into argv, reporting a problem at `path`.
+fn argv(command: &str, path: &str, p: &mut Problems) -> Option<Vec<String>> {
+    let argv = command::split(command)
+        .map_err(|e| p.add(path, e.to_string()))
+        .ok()?;
+    let shell = ["sh", "bash", "ash", "dash", "zsh", "ksh"];
+    let runs_shell = argv
+        .first()
+        .is_some_and(|a| shell.contains(&a.rsplit('/').next().unwrap_or(a)));
+    let operator = argv
+        .iter()
+        .find(|w| w.ends_with(';') || ["&&", "||", "|", ">", ">>", "<"].contains(&w.as_str()));
+    match operator {
+        Some(op) if !runs_shell => {
+            p.add(path, format!("\"{op}\" is shell syntax, but no shell runs this command: list each command separately, or write [\"/bin/sh\", \"-c\", \"...\"]"));
+            None
+        }
+        _ => Some(argv),
+    }
+}
+
+/// `command`: a string (Recipe); in the inline form also a list whose entries each run as their
+/// own exec, in order.
+fn commands(obj: &Obj, dialect: Dialect, p: &mut Problems) -> Vec<Vec<String>> {
+    let path = obj.path_of("command");
+    match obj.get("command") {
+        None => {
+            p.add(obj.path(), "missing required field \"command\"");
+            vec![]
+        }
+        Some(Value::String(s)) => argv(s, &path, p).into_iter().collect(),
+        Some(Value::Array(items)) if dialect == Dialect::Inline => {
+            if items.is_empty() {
+                p.add(&path, "needs at least one command");
+            }
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| match item {
+                    Value::String(s) => argv(s, &index(&path, i), p),
+                    other => {
+                        p.add(
+                            index(&path, i),
+                            format!("expected a command string, found {}", type_name(other)),
+                        );
+                        None
+                    }
+                })
+                .collect()
+        }
+        Some(other) => {
+            p.add(
+                path,
+                format!("expected a command string, found {}", type_name(other)),
+            );
+            vec![]
+        }
+    }
+}
+
+fn op(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Option<Op> {
+    let obj = Obj::new(
+        value,
+        path,
+        &[
+            "name",
+            "container",
+            "command",
+            "onError",
+            "timeout",
+            "inverseOp",
+        ],
+        p,
+    )?;
+    let name = obj.required_string("name", p);
+    if let Some(name) = &name {
+        check_dns_label(name, "op name", &obj.path_of("name"), p);
+    }
+    Some(Op {
+        commands: commands(&obj, dialect, p),
+        container: obj.string("container", p),
+        on_error: on_error(&obj, p),
+        timeout: obj.timeout("timeout", p),
+        inverse_op: obj.string("inverseOp", p),
+        name: name?,
+    })
+}
+
+/// The seed's `config: {container, timeout, onError, command: [...]}`.
+pub fn config_op(value: &Value, path: &str, name: &str, p: &mut Problems) -> Option<Op> {
+    let obj = Obj::new(
+        value,
+        path,
+        &["container", "command", "onError", "timeout"],
+        p,
+    )?;
+    Some(Op {
+        name: name.to_owned(),
+        container: obj.string("container", p),
+        commands: commands(&obj, Dialect::Inline, p),
+        on_error: on_error(&obj, p),
+        timeout: obj.timeout("timeout", p),
+        inverse_op: None,
+    })
+}
+
+fn check(value: &Value, path: &str, p: &mut Problems) -> Option<Chk> {
+    let obj = Obj::new(value, path, &["name", "condition", "onError", "timeout"], p)?;
+    let name = obj.required_string("name", p);
+    let condition = obj.required_string("condition", p).and_then(|c| {
+        condition::parse(&c)
+            .map_err(|e| p.add(obj.path_of("condition"), e.to_string()))
+            .ok()
+    });
+    Some(Chk {
+        name: name?,
+        condition: condition?,
+        on_error: on_error(&obj, p),
+        timeout: obj.timeout("timeout", p),
+    })
+}
+
+/// The seed's `initContainer`/`initContainers`: container specs for Velero's restore hooks.
+fn init_containers(obj: &Obj, p: &mut Problems) -> Vec<Value> {
+    let list = obj.list_any(&["initContainers", "initContainer"], p);
+    list.into_iter()
+        .filter_map(|(v, path)| {
+            let c = Obj::new(v, &path, &CONTAINER_KEYS, p)?;
+            c.required_string("name", p)?;
+            c.required_string("image", p)?;
+            Some(v.clone())
+        })
+        .collect()
+}
+
+/// Fields of a core/v1 Container that an init-container restore hook may set.
+const CONTAINER_KEYS: [&str; 12] = [
+    "name",
+    "image",
+    "command",
+    "args",
+    "env",
+    "envFrom",
+    "volumeMounts",
+    "workingDir",
+    "resources",
+    "securityContext",
+    "imagePullPolicy",
+    "volumeDevices",
+];

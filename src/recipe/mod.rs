@@ -1,0 +1,221 @@
+//! The recipe model: front-ends, validation with field paths, parameters, and plans.
+//!
+//! Pure code: documents in (`serde_json::Value`), a [`Plan`] or every [`Problem`] out. The
+//! controller and `vrg-operator validate`/`plan` call the same functions, so the CLI reports
+//! exactly what the controller puts into a VRG's `RecipeReady` condition.
+
+pub mod frontend;
+pub mod labels;
+pub mod model;
+pub mod names;
+pub mod params;
+pub mod plan;
+pub mod problem;
+pub mod reader;
+pub mod render;
+pub mod scope;
+pub mod semantic;
+pub mod vrg;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use frontend::Dialect;
+use model::Recipe;
+use params::{Parameters, Undefined, expand, paused};
+pub use plan::WorkflowPlan;
+pub use problem::{Problem, Problems};
+pub use scope::{Scope, Settings};
+use vrg::{KOP_PATH, Source};
+
+/// Everything the engine needs to protect one VRG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub capture_interval: Duration,
+    pub s3_profiles: Vec<String>,
+    /// `STOP_RECIPE_RECONCILE` is set: no workflow starts.
+    pub paused: bool,
+    /// Where the recipe came from, for status and `plan` output.
+    pub source: String,
+    pub backup: Option<WorkflowPlan>,
+    pub restore: Option<WorkflowPlan>,
+}
+
+/// The outcome of loading a valid VRG.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loaded {
+    /// No `kubeObjectProtection`: nothing to do.
+    Unprotected,
+    Planned(Plan),
+}
+
+/// Finds Recipe objects (as documents) by namespace and name.
+pub trait RecipeLookup {
+    fn recipe(&self, namespace: &str, name: &str) -> Option<&Value>;
+}
+
+impl RecipeLookup for BTreeMap<(String, String), Value> {
+    fn recipe(&self, namespace: &str, name: &str) -> Option<&Value> {
+        self.get(&(namespace.to_owned(), name.to_owned()))
+    }
+}
+
+/// Validates a VRG document and builds its plan. `default_namespace` applies when the document
+/// names none.
+pub fn load_vrg(
+    doc: &Value,
+    default_namespace: &str,
+    recipes: &dyn RecipeLookup,
+    settings: &Settings,
+) -> Result<Loaded, Vec<Problem>> {
+    let mut p = Problems::default();
+    let Some(view) = vrg::read(doc, default_namespace, &mut p) else {
+        return Err(p.into_vec());
+    };
+    let Some(protection) = &view.protection else {
+        return if p.is_empty() {
+            Ok(Loaded::Unprotected)
+        } else {
+            Err(p.into_vec())
+        };
+    };
+    let scope = Scope::new(&view, settings, &mut p);
+    let params = &protection.parameters;
+    // Problems in a referenced Recipe are collected apart and attributed to it.
+    let mut recipe_problems = Problems::default();
+    let (recipe, source, rp) = match &protection.source {
+        Source::Default(selector) => (
+            Some(frontend::default_recipe(selector.clone())),
+            "default recipe".to_owned(),
+            &mut p,
+        ),
+        Source::Inline(body) => {
+            let path = format!("{KOP_PATH}.recipe");
+            let body = expand(body, params, Undefined::Error, &path, &mut p);
+            (
+                frontend::recipe_body(&body, &path, Dialect::Inline, &mut p),
+                "inline recipe".to_owned(),
+                &mut p,
+            )
+        }
+        Source::Orders { capture, recover } => {
+            let expanded = |v: &Option<Value>, key: &str, p: &mut Problems| {
+                v.as_ref()
+                    .map(|v| expand(v, params, Undefined::Error, &format!("{KOP_PATH}.{key}"), p))
+            };
+            let capture = expanded(capture, "captureOrder", &mut p);
+            let recover = expanded(recover, "recoverOrder", &mut p);
+            (
+                Some(frontend::orders(
+                    capture.as_ref(),
+                    recover.as_ref(),
+                    KOP_PATH,
+                    &mut p,
+                )),
+                "captureOrder/recoverOrder".to_owned(),
+                &mut p,
+            )
+        }
+        Source::Ref { namespace, name } => {
+            let namespace = if namespace.is_empty() {
+                view.namespace.clone()
+            } else {
+                namespace.clone()
+            };
+            scope.check_recipe_ref(&namespace, &mut p);
+            let source = format!("Recipe {namespace}/{name}");
+            match recipes.recipe(&namespace, name) {
+                None => {
+                    p.add(
+                        format!("{KOP_PATH}.recipeRef"),
+                        format!("Recipe {namespace}/{name} not found"),
+                    );
+                    (None, source, &mut recipe_problems)
+                }
+                Some(doc) => (
+                    recipe_object(doc, params, Undefined::Error, &mut recipe_problems),
+                    source,
+                    &mut recipe_problems,
+                ),
+            }
+        }
+    };
+    let plan = recipe.map(|recipe| {
+        semantic::check(&recipe, "spec", rp);
+        scope.check_recipe(&recipe, rp);
+        Plan {
+            capture_interval: protection.capture_interval,
+            s3_profiles: view.s3_profiles.clone(),
+            paused: paused(params),
+            source,
+            backup: plan::workflow(&recipe, "backup", &scope, rp),
+            restore: plan::workflow(&recipe, "restore", &scope, rp),
+        }
+    });
+    if let Source::Ref { name, .. } = &protection.source {
+        recipe_problems.attribute_to(&format!("Recipe/{name}"));
+        p.extend(recipe_problems);
+    }
+    match plan {
+        Some(plan) if p.is_empty() => Ok(Loaded::Planned(plan)),
+        _ => Err(p.into_vec()),
+    }
+}
+
+/// Validates a Recipe document on its own (parameters unknown: each reference is assumed valid).
+pub fn check_recipe(doc: &Value) -> Vec<Problem> {
+    let mut p = Problems::default();
+    if let Some(recipe) = recipe_object(doc, &Parameters::new(), Undefined::Placeholder, &mut p) {
+        semantic::check(&recipe, "spec", &mut p);
+        let scope = Scope {
+            vrg_namespace: String::new(),
+            admin: true,
+            allowed: vec![],
+        };
+        for name in semantic::WORKFLOWS {
+            plan::workflow(&recipe, name, &scope, &mut p);
+        }
+    }
+    p.into_vec()
+}
+
+/// A Recipe object's document into the model.
+fn recipe_object(
+    doc: &Value,
+    params: &Parameters,
+    undefined: Undefined,
+    p: &mut Problems,
+) -> Option<Recipe> {
+    let top = reader::Obj::new(
+        doc,
+        "",
+        &["apiVersion", "kind", "metadata", "spec", "status"],
+        p,
+    )?;
+    if let Some(v) = top
+        .string("apiVersion", p)
+        .filter(|v| v != "ramendr.openshift.io/v1alpha1")
+    {
+        p.add(
+            "apiVersion",
+            format!("\"{v}\" is not ramendr.openshift.io/v1alpha1"),
+        );
+    }
+    let Some(spec) = top.get("spec") else {
+        p.add(
+            "spec",
+            "missing: a Recipe needs a spec with groups and workflows",
+        );
+        return None;
+    };
+    let spec = expand(spec, params, undefined, "spec", p);
+    frontend::recipe_body(&spec, "spec", Dialect::RecipeObject, p)
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -1,0 +1,139 @@
+//! Tenancy (SPEC 8): which namespaces a VRG may read, back up, restore or exec into.
+//!
+//! A VRG acts only in its own namespace. A VRG in an admin namespace acts in the namespaces of its
+//! `protectedNamespaces`, and only those. An empty `includedNamespaces` means those namespaces,
+//! never "all namespaces".
+
+use super::model::{Group, Hook, Recipe};
+use super::problem::{Problems, index};
+use super::vrg::{KOP_PATH, VrgView};
+
+/// Operator settings that validation depends on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Namespaces whose VRGs may protect other namespaces (by default the operator's own).
+    pub admin_namespaces: Vec<String>,
+}
+
+/// Namespace of the operator when nothing else says (the Helm chart and kustomize default).
+pub const DEFAULT_OPERATOR_NAMESPACE: &str = "vrg-operator-system";
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            admin_namespaces: vec![DEFAULT_OPERATOR_NAMESPACE.to_owned()],
+        }
+    }
+}
+
+/// The namespaces one VRG may act in.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub vrg_namespace: String,
+    pub admin: bool,
+    /// Where the VRG may act; also what an empty `includedNamespaces` means.
+    pub allowed: Vec<String>,
+}
+
+impl Scope {
+    pub fn new(vrg: &VrgView, settings: &Settings, p: &mut Problems) -> Self {
+        let admin = settings.admin_namespaces.contains(&vrg.namespace);
+        let allowed = match (&vrg.protected_namespaces, admin) {
+            (Some(list), true) if !list.is_empty() => list.clone(),
+            (Some(_), false) => {
+                p.add(
+                    "spec.protectedNamespaces",
+                    format!(
+                        "honoured only for VRGs in an admin namespace ({}); this VRG is in \"{}\" and protects only its own namespace",
+                        settings.admin_namespaces.join(", "),
+                        vrg.namespace
+                    ),
+                );
+                vec![vrg.namespace.clone()]
+            }
+            _ => vec![vrg.namespace.clone()],
+        };
+        Self {
+            vrg_namespace: vrg.namespace.clone(),
+            admin,
+            allowed,
+        }
+    }
+
+    /// The namespaces a group's Velero object covers: its own list, or the allowed ones.
+    pub fn group_namespaces(&self, group: &Group) -> Vec<String> {
+        if group.included_namespaces.is_empty() {
+            self.allowed.clone()
+        } else {
+            group.included_namespaces.clone()
+        }
+    }
+
+    /// The namespace a hook acts in: its own, or the VRG's.
+    pub fn hook_namespace(&self, hook: &Hook) -> String {
+        hook.namespace
+            .clone()
+            .unwrap_or_else(|| self.vrg_namespace.clone())
+    }
+
+    fn allows(&self, namespace: &str) -> bool {
+        self.allowed.iter().any(|a| a == namespace)
+    }
+
+    fn refuse(&self, path: &str, what: &str, namespace: &str, p: &mut Problems) {
+        let why = if self.admin {
+            "it is not in the VRG's protectedNamespaces"
+        } else {
+            "a VRG may only act in its own namespace"
+        };
+        p.add(
+            path,
+            format!(
+                "{what} namespace \"{namespace}\" is not allowed: {why} ({})",
+                self.allowed.join(", ")
+            ),
+        );
+    }
+
+    /// Reports every namespace the recipe names that the VRG may not touch.
+    pub fn check_recipe(&self, recipe: &Recipe, p: &mut Problems) {
+        for group in &recipe.groups {
+            for (i, ns) in group.included_namespaces.iter().enumerate() {
+                if !self.allows(ns) {
+                    self.refuse(
+                        &index(&format!("{}.includedNamespaces", group.path), i),
+                        "group",
+                        ns,
+                        p,
+                    );
+                }
+            }
+        }
+        for hook in &recipe.hooks {
+            let ns = self.hook_namespace(hook);
+            if !self.allows(&ns) {
+                let path = if hook.namespace.is_some() {
+                    format!("{}.namespace", hook.path)
+                } else {
+                    hook.path.clone()
+                };
+                let what = if hook.namespace.is_some() {
+                    "hook"
+                } else {
+                    "hook (default: the VRG's)"
+                };
+                self.refuse(&path, what, &ns, p);
+            }
+        }
+    }
+
+    /// A `recipeRef` to another namespace is allowed only from an admin namespace.
+    pub fn check_recipe_ref(&self, namespace: &str, p: &mut Problems) {
+        if namespace != self.vrg_namespace && !self.admin {
+            p.add(
+                format!("{KOP_PATH}.recipeRef.namespace"),
+                format!("a VRG may only use a Recipe in its own namespace (\"{}\"), not \"{namespace}\"", self.vrg_namespace),
+            );
+        }
+    }
+}
