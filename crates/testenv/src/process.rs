@@ -1,0 +1,125 @@
+//! Child processes that die with the test process, whatever way it ends.
+//!
+//! Each child gets `PR_SET_PDEATHSIG(SIGKILL)`: the kernel kills it when the thread that spawned
+//! it exits. Children are therefore spawned from one thread that lives as long as the process, so
+//! a panicking test, a `process::exit`, or a killed test binary never leaves etcd or
+//! kube-apiserver running.
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+
+use crate::Error;
+
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// The long-lived thread that spawns every child.
+fn spawner() -> &'static Mutex<mpsc::Sender<SpawnRequest>> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("testenv-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+                // The channel never closes while the process lives: park so children survive.
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("spawn the testenv spawner thread");
+        Mutex::new(tx)
+    })
+}
+
+/// A running child process, killed (and reaped) on drop.
+pub struct Process {
+    pub name: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Process {
+    /// Starts `program args...` with stdout and stderr appended to `log`.
+    pub fn spawn(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: PathBuf,
+        die_with_parent: bool,
+    ) -> Result<Self, Error> {
+        let out = File::create(&log).map_err(|e| Error::Io(log.clone(), e))?;
+        let err = out.try_clone().map_err(|e| Error::Io(log.clone(), e))?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        if die_with_parent {
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                command.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let sent = spawner()
+            .lock()
+            .map(|s| s.send((command, tx)).is_ok())
+            .unwrap_or(false);
+        let child = match (sent, rx.recv()) {
+            (true, Ok(result)) => {
+                result.map_err(|e| Error::Spawn(name.to_owned(), program.to_owned(), e))?
+            }
+            _ => return Err(Error::Binaries("the testenv spawner thread is gone".into())),
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            log,
+            child,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `Some(status)` if the process has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The last `lines` lines of the log, for error messages.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (the OS picks one; it is released before the child binds it).
+pub fn free_port() -> Result<u16, Error> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Error::Io("127.0.0.1:0".into(), e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::Io("127.0.0.1:0".into(), e))
+}
