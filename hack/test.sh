@@ -10,10 +10,10 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "test control plane binaries"
 ./hack/testbin.sh
 
 step "cargo test"
-cargo test --all-targets --locked
+cargo test --workspace --all-targets --locked

@@ -8,7 +8,7 @@ use kube::api::{Api, PostParams};
 
 use crate::certs::Certs;
 use crate::process::{Process, free_port};
-use crate::{Binaries, Error, Options};
+use crate::{Binaries, Error};
 
 /// The node kwok runs pods on; tests set `spec.nodeName` to it.
 pub const KWOK_NODE: &str = "kwok-node";
@@ -44,7 +44,6 @@ fn path(p: &Path) -> String {
 pub fn etcd(
     binaries: &Binaries,
     dir: &Path,
-    options: Options,
     processes: &mut Vec<Process>,
 ) -> Result<String, Error> {
     let (client, peer) = (free_port()?, free_port()?);
@@ -62,13 +61,7 @@ pub fn etcd(
     a.push(format!("--listen-peer-urls={peer_url}"));
     a.push(format!("--initial-advertise-peer-urls={peer_url}"));
     a.push(format!("--initial-cluster=default={peer_url}"));
-    let mut process = Process::spawn(
-        "etcd",
-        &binaries.etcd,
-        &a,
-        dir.join("etcd.log"),
-        options.die_with_parent,
-    )?;
+    let mut process = Process::spawn("etcd", &binaries.etcd, &a, dir.join("etcd.log"))?;
     wait_for_port(&mut process, client, Duration::from_secs(30))?;
     processes.push(process);
     Ok(client_url)
@@ -80,7 +73,6 @@ pub fn apiserver(
     dir: &Path,
     certs: &Certs,
     etcd_url: &str,
-    options: Options,
     processes: &mut Vec<Process>,
 ) -> Result<(String, PathBuf), Error> {
     let port = free_port()?;
@@ -118,7 +110,6 @@ pub fn apiserver(
         &binaries.kube_apiserver,
         &a,
         dir.join("kube-apiserver.log"),
-        options.die_with_parent,
     )?;
     processes.push(process);
     let server = format!("https://127.0.0.1:{port}");
@@ -139,7 +130,6 @@ pub fn controller_manager(
     dir: &Path,
     certs: &Certs,
     kubeconfig: &Path,
-    options: Options,
     processes: &mut Vec<Process>,
 ) -> Result<(), Error> {
     let mut a = args(&[
@@ -167,7 +157,6 @@ pub fn controller_manager(
         &binaries.kube_controller_manager,
         &a,
         dir.join("kube-controller-manager.log"),
-        options.die_with_parent,
     )?;
     processes.push(process);
     Ok(())
@@ -180,7 +169,6 @@ pub fn kwok(
     dir: &Path,
     kubeconfig: &Path,
     workdir: &Path,
-    options: Options,
     processes: &mut Vec<Process>,
 ) -> Result<(), Error> {
     let port = free_port()?;
@@ -209,13 +197,7 @@ pub fn kwok(
     a.push(format!("--config={}", path(&config_file)));
     a.push(format!("--node-port={port}"));
     a.push(format!("--server-address=127.0.0.1:{port}"));
-    let process = Process::spawn(
-        "kwok",
-        &binaries.kwok,
-        &a,
-        dir.join("kwok.log"),
-        options.die_with_parent,
-    )?;
+    let process = Process::spawn("kwok", &binaries.kwok, &a, dir.join("kwok.log"))?;
     processes.push(process);
     Ok(())
 }

@@ -56,9 +56,6 @@ pub struct Options {
     pub controller_manager: bool,
     /// kwok: a fake node whose pods become Running and whose `pods/exec` runs locally.
     pub kwok: bool,
-    /// Kill the processes when the thread that started them (see `process`) exits. Off for
-    /// `vrg-testenv up`, which stops them itself.
-    pub die_with_parent: bool,
 }
 
 impl Default for Options {
@@ -66,7 +63,6 @@ impl Default for Options {
         Self {
             controller_manager: true,
             kwok: true,
-            die_with_parent: true,
         }
     }
 }
@@ -96,9 +92,9 @@ impl ControlPlane {
         let dir = components::run_dir()?;
         let certs = certs::generate(&dir)?;
         let mut processes = vec![];
-        let etcd_url = components::etcd(&binaries, &dir, options, &mut processes)?;
+        let etcd_url = components::etcd(&binaries, &dir, &mut processes)?;
         let (server, kubeconfig) =
-            components::apiserver(&binaries, &dir, &certs, &etcd_url, options, &mut processes)?;
+            components::apiserver(&binaries, &dir, &certs, &etcd_url, &mut processes)?;
         let mut plane = Self {
             kwok_workdir: dir.join("kwok-work"),
             node_name: components::KWOK_NODE.to_owned(),
@@ -124,7 +120,6 @@ impl ControlPlane {
                 &plane.dir,
                 &certs,
                 &plane.kubeconfig,
-                options,
                 &mut plane.processes,
             )?;
         }
@@ -136,7 +131,6 @@ impl ControlPlane {
                 &plane.dir,
                 &plane.kubeconfig,
                 &plane.kwok_workdir,
-                options,
                 &mut plane.processes,
             )?;
         }

@@ -46,13 +46,7 @@ pub struct Process {
 
 impl Process {
     /// Starts `program args...` with stdout and stderr appended to `log`.
-    pub fn spawn(
-        name: &str,
-        program: &Path,
-        args: &[String],
-        log: PathBuf,
-        die_with_parent: bool,
-    ) -> Result<Self, Error> {
+    pub fn spawn(name: &str, program: &Path, args: &[String], log: PathBuf) -> Result<Self, Error> {
         let out = File::create(&log).map_err(|e| Error::Io(log.clone(), e))?;
         let err = out.try_clone().map_err(|e| Error::Io(log.clone(), e))?;
         let mut command = Command::new(program);
@@ -61,16 +55,14 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        if die_with_parent {
-            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-            unsafe {
-                command.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
         }
         let (tx, rx) = mpsc::channel();
         let sent = spawner()
