@@ -61,7 +61,7 @@ pub fn etcd(
     a.push(format!("--listen-peer-urls={peer_url}"));
     a.push(format!("--initial-advertise-peer-urls={peer_url}"));
     a.push(format!("--initial-cluster=default={peer_url}"));
-    let mut process = Process::spawn("etcd", &binaries.etcd, &a, dir.join("etcd.log"))?;
+    let mut process = Process::spawn("etcd", &binaries.etcd, &a, dir.join("etcd.log"), &[])?;
     wait_for_port(&mut process, client, Duration::from_secs(30))?;
     processes.push(process);
     Ok(client_url)
@@ -86,6 +86,8 @@ pub fn apiserver(
         // kwok serves the kubelet API on 127.0.0.1 with a self-signed certificate: no kubelet CA.
         "--kubelet-preferred-address-types=InternalIP,Hostname",
         "--enable-priority-and-fairness=false",
+        // No Service endpoints for the API server: a loopback address is not a valid endpoint.
+        "--endpoint-reconciler-type=none",
         "--profiling=false",
     ]);
     a.push(format!("--secure-port={port}"));
@@ -110,6 +112,7 @@ pub fn apiserver(
         &binaries.kube_apiserver,
         &a,
         dir.join("kube-apiserver.log"),
+        &[],
     )?;
     processes.push(process);
     let server = format!("https://127.0.0.1:{port}");
@@ -157,6 +160,7 @@ pub fn controller_manager(
         &binaries.kube_controller_manager,
         &a,
         dir.join("kube-controller-manager.log"),
+        &[],
     )?;
     processes.push(process);
     Ok(())
@@ -190,6 +194,8 @@ pub fn kwok(
     std::fs::write(&config_file, config).map_err(|e| Error::Io(config_file.clone(), e))?;
     let mut a = args(&[
         "--manage-all-nodes=true",
+        // A node lease, as a kubelet keeps one.
+        "--node-lease-duration-seconds=40",
         "--node-ip=127.0.0.1",
         "--node-name=localhost",
     ]);
@@ -197,7 +203,9 @@ pub fn kwok(
     a.push(format!("--config={}", path(&config_file)));
     a.push(format!("--node-port={port}"));
     a.push(format!("--server-address=127.0.0.1:{port}"));
-    let process = Process::spawn("kwok", &binaries.kwok, &a, dir.join("kwok.log"))?;
+    // KWOK_WORKDIR keeps kwok from reading a user's ~/.kwok configuration.
+    let env = [("KWOK_WORKDIR", path(&dir.join("kwok-home")))];
+    let process = Process::spawn("kwok", &binaries.kwok, &a, dir.join("kwok.log"), &env)?;
     processes.push(process);
     Ok(())
 }

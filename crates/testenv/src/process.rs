@@ -45,12 +45,20 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `program args...` with stdout and stderr appended to `log`.
-    pub fn spawn(name: &str, program: &Path, args: &[String], log: PathBuf) -> Result<Self, Error> {
+    /// Starts `program args...` with `env` added to its environment, and stdout and stderr
+    /// written to `log`.
+    pub fn spawn(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: PathBuf,
+        env: &[(&str, String)],
+    ) -> Result<Self, Error> {
         let out = File::create(&log).map_err(|e| Error::Io(log.clone(), e))?;
         let err = out.try_clone().map_err(|e| Error::Io(log.clone(), e))?;
         let mut command = Command::new(program);
         command
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
