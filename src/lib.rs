@@ -6,5 +6,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod engine;
 pub mod hooks;
 pub mod recipe;
+pub mod velero;

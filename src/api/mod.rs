@@ -3,6 +3,7 @@
 
 mod crds;
 mod open_enum;
+pub mod progress;
 pub mod recipe;
 mod schema;
 pub mod velero;

@@ -238,6 +238,10 @@ pub struct KubeObjectProtectionStatus {
     /// The step the running workflow is on, as `workflow/index: kind name` (for `kubectl get`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_step: Option<String>,
+
+    /// The current (or last) workflow run, with every step's progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<super::progress::WorkflowRun>,
 }
 
 /// Identifies one capture (Ramen's `KubeObjectsCaptureIdentifier`).

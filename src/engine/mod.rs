@@ -1,0 +1,347 @@
+//! The workflow state machine: given a plan, the persisted progress of a run and what the shell
+//! observed, decide the next actions and the new progress. No I/O, no clock: `now` is an input.
+//!
+//! Rules (SPEC 5): steps run strictly in order; a finished step never runs again within its run;
+//! a step is never passed while its Velero objects are still running; a Velero object failed by a
+//! Velero restart is retried under a new name a bounded number of times; a hook whose task was
+//! lost (operator restart) runs again as a new attempt; `failOn` and `essential` decide whether a
+//! failure stops the run; an op that fails and stops the run has its inverse op run once.
+
+mod decide;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::progress::{
+    HookResult, InverseProgress, RunPhase, StepPhase, StepProgress, WorkflowRun,
+};
+use crate::recipe::plan::{Action as PlanAction, WorkflowPlan};
+
+/// Attempts a Velero object gets when the Velero server restarts under it.
+pub const MAX_VELERO_ATTEMPTS: u32 = 3;
+/// Extra time a hook step gets beyond its timeout before the engine gives up on its task (the
+/// task enforces the timeout itself; this is the backstop).
+pub const HOOK_GRACE: Duration = Duration::from_secs(30);
+
+/// How one Velero object of a step's current attempt is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectProgress {
+    Running,
+    Completed,
+    Failed { reason: String, retryable: bool },
+}
+
+/// How a hook task (an exec or a check) of the current attempt is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookObservation {
+    Running,
+    /// No task for this attempt exists: it was never started here, or the operator restarted.
+    NotRunning,
+    Finished {
+        ok: bool,
+        message: String,
+        results: Vec<HookResult>,
+    },
+}
+
+/// What the shell observed about one step's current attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// Group step: one entry per Velero object of the attempt; `None` = not found (yet).
+    Velero(Vec<Option<ObjectProgress>>),
+    Hook(HookObservation),
+}
+
+/// Everything the shell observed, for the steps [`watched`] names.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub now: Timestamp,
+    pub steps: BTreeMap<usize, Observation>,
+    pub inverses: BTreeMap<usize, HookObservation>,
+}
+
+/// Work for the shell. Starting is idempotent: the same step and attempt always map to the same
+/// Velero object names, so repeating a start after a restart creates nothing twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create the step's Velero objects, or start its hook task, for `attempt`.
+    Start { step: usize, attempt: u32 },
+    /// Start the inverse op of step `step`'s op.
+    StartInverse { step: usize, attempt: u32 },
+}
+
+/// The engine's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Next {
+    pub run: WorkflowRun,
+    pub actions: Vec<Action>,
+    /// When to look again even if nothing changes (the nearest timeout).
+    pub wake_after: Option<Duration>,
+}
+
+/// A new run of `plan`, all steps pending.
+pub fn start(plan: &WorkflowPlan, id: String, capture: i64, now: Timestamp) -> WorkflowRun {
+    WorkflowRun {
+        id,
+        workflow: plan.name.clone(),
+        capture,
+        phase: RunPhase::Running,
+        start_time: Time(now),
+        end_time: None,
+        steps: plan.steps.iter().map(|s| pending(&s.name)).collect(),
+        message: None,
+    }
+}
+
+fn pending(name: &str) -> StepProgress {
+    StepProgress {
+        name: name.to_owned(),
+        phase: StepPhase::Pending,
+        attempt: 0,
+        start_time: None,
+        end_time: None,
+        objects: vec![],
+        message: None,
+        results: vec![],
+        inverse: None,
+        timed_out: false,
+    }
+}
+
+/// The steps whose observation [`next`] needs: running steps, and inverses in flight.
+pub fn watched(run: &WorkflowRun) -> (Vec<usize>, Vec<usize>) {
+    let steps = run
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.phase == StepPhase::Running)
+        .map(|(i, _)| i)
+        .collect();
+    let inverses = run
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.inverse
+                .as_ref()
+                .is_some_and(|inv| !inv.phase.is_terminal())
+        })
+        .map(|(i, _)| i)
+        .collect();
+    (steps, inverses)
+}
+
+/// Decides what happens next in `run`.
+pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next {
+    let mut run = run.clone();
+    let mut actions = vec![];
+    if run.phase != RunPhase::Running {
+        return Next {
+            run,
+            actions,
+            wake_after: None,
+        };
+    }
+    if run.steps.len() != plan.steps.len() {
+        // The plan changed under a running run (a recipe edit): finish it rather than guess.
+        finish(
+            &mut run,
+            observed.now,
+            Some(RunPhase::Failed),
+            "the recipe changed while the run was in progress; the next run uses the new recipe",
+        );
+        return Next {
+            run,
+            actions,
+            wake_after: None,
+        };
+    }
+    if let Some(i) = run.steps.iter().position(|s| {
+        s.inverse
+            .as_ref()
+            .is_some_and(|inv| !inv.phase.is_terminal())
+    }) {
+        inverse(plan, &mut run, i, observed, &mut actions);
+        return wrap(plan, run, actions, observed.now);
+    }
+    loop {
+        let Some(i) = run.steps.iter().position(|s| !s.phase.is_terminal()) else {
+            let failed: Vec<usize> = (0..run.steps.len())
+                .filter(|&i| run.steps[i].phase == StepPhase::Failed)
+                .collect();
+            let phase = decide::final_phase(plan, &failed);
+            let message = (!failed.is_empty()).then(|| failures(&run, &failed));
+            finish(
+                &mut run,
+                observed.now,
+                Some(phase),
+                message.as_deref().unwrap_or(""),
+            );
+            break;
+        };
+        if run.steps[i].phase == StepPhase::Pending {
+            begin(&mut run.steps[i], observed.now, None);
+            actions.push(Action::Start {
+                step: i,
+                attempt: run.steps[i].attempt,
+            });
+            break;
+        }
+        if !decide::advance_running(plan, &mut run.steps[i], i, observed, &mut actions) {
+            break;
+        }
+        // The step just ended. Does its failure stop the run?
+        if run.steps[i].phase == StepPhase::Failed && decide::stops(plan, i) {
+            for later in &mut run.steps[i + 1..] {
+                later.phase = StepPhase::Skipped;
+            }
+            if let Some(op) = decide::inverse_op(plan, i) {
+                run.steps[i].inverse = Some(InverseProgress {
+                    op: op.to_owned(),
+                    phase: StepPhase::Running,
+                    attempt: 1,
+                    message: None,
+                    results: vec![],
+                });
+                actions.push(Action::StartInverse {
+                    step: i,
+                    attempt: 1,
+                });
+                break;
+            }
+            let message = format!("stopped: {}", failures(&run, &[i]));
+            finish(&mut run, observed.now, Some(RunPhase::Failed), &message);
+            break;
+        }
+    }
+    wrap(plan, run, actions, observed.now)
+}
+
+/// Progress of the inverse op of step `i`; the run ends once it has.
+fn inverse(
+    plan: &WorkflowPlan,
+    run: &mut WorkflowRun,
+    i: usize,
+    observed: &Observed,
+    actions: &mut Vec<Action>,
+) {
+    let Some(inv) = run.steps[i].inverse.as_mut() else {
+        return;
+    };
+    match observed
+        .inverses
+        .get(&i)
+        .unwrap_or(&HookObservation::NotRunning)
+    {
+        HookObservation::Running => {}
+        HookObservation::NotRunning => {
+            inv.message = Some(format!(
+                "attempt {} was interrupted (operator restart); running it again",
+                inv.attempt
+            ));
+            inv.attempt += 1;
+            actions.push(Action::StartInverse {
+                step: i,
+                attempt: inv.attempt,
+            });
+        }
+        HookObservation::Finished {
+            ok,
+            message,
+            results,
+        } => {
+            inv.phase = if *ok {
+                StepPhase::Succeeded
+            } else {
+                StepPhase::Failed
+            };
+            inv.message = Some(message.clone());
+            inv.results = results.clone();
+            let outcome = if *ok { "succeeded" } else { "failed too" };
+            let message = format!(
+                "stopped: {}; inverse op {} {outcome}",
+                failures(run, &[i]),
+                decide::inverse_op(plan, i).unwrap_or_default()
+            );
+            finish(run, observed.now, Some(RunPhase::Failed), &message);
+        }
+    }
+}
+
+/// Marks `step` running for a new attempt.
+pub(crate) fn begin(step: &mut StepProgress, now: Timestamp, message: Option<String>) {
+    step.phase = StepPhase::Running;
+    step.attempt += 1;
+    step.start_time = Some(Time(now));
+    step.end_time = None;
+    step.objects.clear();
+    step.results.clear();
+    step.timed_out = false;
+    step.message = message;
+}
+
+fn finish(run: &mut WorkflowRun, now: Timestamp, phase: Option<RunPhase>, message: &str) {
+    if let Some(phase) = phase {
+        run.phase = phase;
+    }
+    run.end_time = Some(Time(now));
+    run.message = (!message.is_empty()).then(|| message.to_owned());
+}
+
+fn failures(run: &WorkflowRun, failed: &[usize]) -> String {
+    failed
+        .iter()
+        .map(|&i| {
+            let step = &run.steps[i];
+            format!(
+                "{} failed: {}",
+                step.name,
+                step.message.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn wrap(plan: &WorkflowPlan, run: WorkflowRun, actions: Vec<Action>, now: Timestamp) -> Next {
+    let wake_after = run
+        .steps
+        .iter()
+        .zip(&plan.steps)
+        .filter(|(s, _)| s.phase == StepPhase::Running && !s.timed_out)
+        .filter_map(|(s, p)| {
+            let started = s.start_time.as_ref()?.0;
+            let grace = if matches!(p.action, PlanAction::Exec(_) | PlanAction::Check(_)) {
+                HOOK_GRACE
+            } else {
+                Duration::ZERO
+            };
+            let deadline = started.checked_add(p.timeout + grace).ok()?;
+            Some(Duration::try_from(deadline.duration_since(now)).unwrap_or(Duration::ZERO))
+        })
+        .min();
+    Next {
+        run,
+        actions,
+        wake_after,
+    }
+}
+
+impl From<crate::velero::Progress> for ObjectProgress {
+    fn from(p: crate::velero::Progress) -> Self {
+        match p {
+            crate::velero::Progress::Running => Self::Running,
+            crate::velero::Progress::Completed => Self::Completed,
+            crate::velero::Progress::Failed { reason, retryable } => {
+                Self::Failed { reason, retryable }
+            }
+        }
+    }
+}
