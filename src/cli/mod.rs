@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
-    Run,
+    Run(RunArgs),
     /// Print the CustomResourceDefinitions this operator owns, as multi-document YAML.
     Crds,
     /// Check VRG and Recipe manifests offline and report every problem with its field path.
@@ -77,6 +77,24 @@ pub enum Command {
         #[command(flatten)]
         scope: ScopeArgs,
     },
+}
+
+/// `run` settings.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Namespace where Velero runs; our Backups, Restores and DeleteBackupRequests go there.
+    #[arg(long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    velero_namespace: String,
+    /// A namespace whose VRGs may protect other namespaces (repeatable). Default: the operator's
+    /// own namespace (`POD_NAMESPACE`), else vrg-operator-system.
+    #[arg(long = "admin-namespace", value_name = "NS")]
+    admin_namespaces: Vec<String>,
+    /// Reconcile only the VRGs of this namespace (default: all namespaces).
+    #[arg(long, value_name = "NS")]
+    watch_namespace: Option<String>,
+    /// Log filter (`RUST_LOG` syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
 }
 
 /// Where offline validation pretends the manifests are applied.
@@ -148,7 +166,7 @@ fn run(cli: Cli) -> u8 {
                 EXIT_USAGE
             }
         },
-        Command::Run => not_yet("run", "the controller"),
+        Command::Run(args) => run_controller(args),
         Command::Validate { files, scope } => validate::run(&files, &scope.into()),
         Command::Plan {
             file,
@@ -160,8 +178,43 @@ fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Commands whose implementation has not landed say so plainly instead of pretending to work.
-fn not_yet(command: &str, what: &str) -> u8 {
-    eprintln!("error: `vrg-operator {command}`: {what} is not implemented in this version");
-    EXIT_USAGE
+fn run_controller(args: RunArgs) -> u8 {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .init();
+    let admin_namespaces = if args.admin_namespaces.is_empty() {
+        vec![
+            std::env::var("POD_NAMESPACE")
+                .unwrap_or_else(|_| DEFAULT_OPERATOR_NAMESPACE.to_owned()),
+        ]
+    } else {
+        args.admin_namespaces
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(async {
+        let client = match kube::Client::try_default().await {
+            Ok(client) => client,
+            Err(e) => {
+                eprintln!("error: cannot reach the cluster (kubeconfig or in-cluster config): {e}");
+                return EXIT_USAGE;
+            }
+        };
+        tracing::info!(velero_namespace = %args.velero_namespace, admin_namespaces = ?admin_namespaces, "vrg-operator starting");
+        match crate::controller::run(client, Settings { admin_namespaces }, args.velero_namespace, args.watch_namespace).await {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_USAGE
+            }
+        }
+    })
 }

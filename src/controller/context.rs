@@ -1,0 +1,64 @@
+//! What every reconcile shares: the client, settings, the hook runner, and per-VRG error backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::runtime::events::{Recorder, Reporter};
+
+use super::hooks::HookRunner;
+use crate::recipe::Settings;
+
+pub struct Context {
+    pub client: kube::Client,
+    pub settings: Settings,
+    /// Where Velero runs and where our Backups, Restores and DeleteBackupRequests live.
+    pub velero_namespace: String,
+    pub hooks: Arc<dyn HookRunner>,
+    pub recorder: Recorder,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+/// First retry delay after a failed reconcile; doubles per consecutive failure.
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+impl Context {
+    pub fn new(
+        client: kube::Client,
+        settings: Settings,
+        velero_namespace: String,
+        hooks: Arc<dyn HookRunner>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: "vrg-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            settings,
+            velero_namespace,
+            hooks,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The delay before retrying `key` after one more failure: exponential, capped.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failures.entry(key.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        BACKOFF_BASE
+            .saturating_mul(1u32 << (*n - 1).min(16))
+            .min(BACKOFF_MAX)
+    }
+
+    /// Forgets `key`'s failures after a successful reconcile.
+    pub fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+}

@@ -1,0 +1,229 @@
+//! Driving one workflow run: observe what its running steps are doing, ask the engine, and carry
+//! out its actions (create Velero objects, start hook tasks). Creating is idempotent: names are
+//! deterministic and an existing object is taken as created.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, PostParams};
+
+use super::hooks::HookKey;
+use super::{Context, Error};
+use crate::api::progress::WorkflowRun;
+use crate::api::velero::{Backup, Restore};
+use crate::engine::{self, Action, Next, ObjectProgress, Observation, Observed};
+use crate::recipe::Plan;
+use crate::recipe::plan::{Action as PlanAction, WorkflowPlan};
+use crate::velero::{self, ObjectIdentity};
+
+/// Which VRG a run belongs to.
+pub struct Owner<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+/// The Velero objects (name -> identity) step `i` of `run` creates for its current attempt.
+pub fn step_objects(
+    owner: &Owner,
+    plan: &Plan,
+    workflow: &WorkflowPlan,
+    run: &WorkflowRun,
+    i: usize,
+) -> Vec<ObjectIdentity> {
+    let attempt = run.steps[i].attempt.saturating_sub(1);
+    match &workflow.steps[i].action {
+        PlanAction::Backup { group, .. } => plan
+            .s3_profiles
+            .iter()
+            .map(|profile| {
+                ObjectIdentity::backup(owner.namespace, owner.name, run.capture, group, profile)
+                    .with_attempt(attempt)
+            })
+            .collect(),
+        PlanAction::Restore { group, .. } => {
+            vec![
+                ObjectIdentity::restore(owner.namespace, owner.name, &run.id, run.capture, group)
+                    .with_attempt(attempt),
+            ]
+        }
+        PlanAction::Exec(_) | PlanAction::Check(_) => vec![],
+    }
+}
+
+fn hook_key(owner: &Owner, run: &WorkflowRun, step: usize, attempt: u32, inverse: bool) -> HookKey {
+    HookKey {
+        vrg_namespace: owner.namespace.into(),
+        vrg_name: owner.name.into(),
+        run_id: run.id.clone(),
+        step,
+        attempt,
+        inverse,
+    }
+}
+
+/// Observes the steps the engine watches.
+async fn observe(
+    ctx: &Context,
+    owner: &Owner<'_>,
+    plan: &Plan,
+    workflow: &WorkflowPlan,
+    run: &WorkflowRun,
+    now: Timestamp,
+) -> Result<Observed, Error> {
+    let (steps, inverses) = engine::watched(run);
+    let mut observed = Observed {
+        now,
+        steps: BTreeMap::new(),
+        inverses: BTreeMap::new(),
+    };
+    let selector =
+        ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
+    let mut backups: Option<BTreeMap<String, Backup>> = None;
+    let mut restores: Option<BTreeMap<String, Restore>> = None;
+    for i in steps {
+        let observation = match &workflow.steps[i].action {
+            PlanAction::Backup { .. } => {
+                if backups.is_none() {
+                    let list = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace)
+                        .list(&selector)
+                        .await?;
+                    backups = Some(
+                        list.items
+                            .into_iter()
+                            .map(|b| (b.metadata.name.clone().unwrap_or_default(), b))
+                            .collect(),
+                    );
+                }
+                let found = backups.as_ref().expect("listed above");
+                let ids = step_objects(owner, plan, workflow, run, i);
+                Observation::Velero(
+                    ids.iter()
+                        .map(|id| {
+                            found
+                                .get(&id.name())
+                                .map(|b| ObjectProgress::from(velero::phase::backup_progress(b)))
+                        })
+                        .collect(),
+                )
+            }
+            PlanAction::Restore { .. } => {
+                if restores.is_none() {
+                    let list =
+                        Api::<Restore>::namespaced(ctx.client.clone(), &ctx.velero_namespace)
+                            .list(&selector)
+                            .await?;
+                    restores = Some(
+                        list.items
+                            .into_iter()
+                            .map(|r| (r.metadata.name.clone().unwrap_or_default(), r))
+                            .collect(),
+                    );
+                }
+                let found = restores.as_ref().expect("listed above");
+                let ids = step_objects(owner, plan, workflow, run, i);
+                Observation::Velero(
+                    ids.iter()
+                        .map(|id| {
+                            found
+                                .get(&id.name())
+                                .map(|r| ObjectProgress::from(velero::phase::restore_progress(r)))
+                        })
+                        .collect(),
+                )
+            }
+            PlanAction::Exec(_) | PlanAction::Check(_) => Observation::Hook(
+                ctx.hooks
+                    .observe(&hook_key(owner, run, i, run.steps[i].attempt, false)),
+            ),
+        };
+        observed.steps.insert(i, observation);
+    }
+    for i in inverses {
+        let attempt = run.steps[i].inverse.as_ref().map_or(0, |inv| inv.attempt);
+        let observation = ctx.hooks.observe(&hook_key(owner, run, i, attempt, true));
+        observed.inverses.insert(i, observation);
+    }
+    Ok(observed)
+}
+
+/// One pass: observe, decide, act. Returns the engine's answer with object names recorded.
+pub async fn step(
+    ctx: &Context,
+    owner: &Owner<'_>,
+    plan: &Plan,
+    workflow: &WorkflowPlan,
+    run: &WorkflowRun,
+    now: Timestamp,
+) -> Result<Next, Error> {
+    let observed = observe(ctx, owner, plan, workflow, run, now).await?;
+    let mut next = engine::next(workflow, run, &observed);
+    for action in next.actions.clone() {
+        match action {
+            Action::Start { step, .. } => {
+                let ids = step_objects(owner, plan, workflow, &next.run, step);
+                next.run.steps[step].objects = ids.iter().map(ObjectIdentity::name).collect();
+                match &workflow.steps[step].action {
+                    PlanAction::Backup { spec, .. } => {
+                        let api =
+                            Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
+                        for id in &ids {
+                            let profile = id.profile.clone().unwrap_or_default();
+                            create(
+                                &api,
+                                &velero::spec::backup(spec, id, &profile, &ctx.velero_namespace),
+                            )
+                            .await?;
+                        }
+                    }
+                    PlanAction::Restore {
+                        backup_group, spec, ..
+                    } => {
+                        let api =
+                            Api::<Restore>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
+                        let profile = plan.s3_profiles.first().cloned().unwrap_or_default();
+                        let backup = velero::names::backup_name(
+                            owner.namespace,
+                            owner.name,
+                            next.run.capture,
+                            backup_group,
+                            &profile,
+                        );
+                        for id in &ids {
+                            create(
+                                &api,
+                                &velero::spec::restore(spec, &backup, id, &ctx.velero_namespace),
+                            )
+                            .await?;
+                        }
+                    }
+                    PlanAction::Exec(_) | PlanAction::Check(_) => {
+                        let attempt = next.run.steps[step].attempt;
+                        ctx.hooks.start(
+                            hook_key(owner, &next.run, step, attempt, false),
+                            &workflow.steps[step],
+                        );
+                    }
+                }
+            }
+            Action::StartInverse { step, attempt } => {
+                ctx.hooks.start(
+                    hook_key(owner, &next.run, step, attempt, true),
+                    &workflow.steps[step],
+                );
+            }
+        }
+    }
+    Ok(next)
+}
+
+/// Creates `object`; one that already exists (same deterministic name) counts as created.
+async fn create<K>(api: &Api<K>, object: &K) -> Result<(), Error>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

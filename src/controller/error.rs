@@ -1,0 +1,26 @@
+//! The controller's one error type. Every variant is retried with per-VRG backoff.
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("serialising {0}")]
+    Serde(#[from] serde_json::Error),
+    #[error("VRG {0} has no namespace")]
+    NoNamespace(String),
+}
+
+impl Error {
+    /// A short label for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube",
+            Self::Finalizer(_) => "finalizer",
+            Self::Serde(_) => "serde",
+            Self::NoNamespace(_) => "no_namespace",
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The Kubernetes shell around the pure core: watches VRGs, the Recipes they reference, and our
+//! Velero objects (mapped back to their VRG by labels, since they live in Velero's namespace),
+//! and reconciles each VRG. See `reconcile` for what one reconcile does.
+
+mod context;
+mod drive;
+mod error;
+pub mod hooks;
+mod reconcile;
+pub mod status;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+
+pub use context::Context;
+pub use error::Error;
+pub use reconcile::{CAPTURE_NOW, FINALIZER};
+
+use crate::api::velero::{Backup, DeleteBackupRequest, Restore};
+use crate::api::{Recipe, VolumeReplicationGroup};
+use crate::recipe::Settings;
+
+/// The VRG a Velero object of ours belongs to, from its labels and annotations.
+fn owner<K: Resource>(object: &K) -> Option<ObjectRef<VolumeReplicationGroup>> {
+    let meta = object.meta();
+    let empty = Default::default();
+    let (ns, name) = crate::velero::names::owner_from(
+        meta.labels.as_ref().unwrap_or(&empty),
+        meta.annotations.as_ref().unwrap_or(&empty),
+    )?;
+    Some(ObjectRef::new(&name).within(&ns))
+}
+
+/// Runs the controller until SIGINT/SIGTERM. `watch_namespace` limits it to the VRGs of one
+/// namespace (default: every namespace).
+pub async fn run(
+    client: kube::Client,
+    settings: Settings,
+    velero_namespace: String,
+    watch_namespace: Option<String>,
+) -> Result<(), Error> {
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        settings,
+        velero_namespace.clone(),
+        Arc::new(hooks::NotImplemented),
+    ));
+    let managed = watcher::Config::default().labels(crate::velero::names::MANAGED_SELECTOR);
+    let vrg_api = match &watch_namespace {
+        Some(ns) => Api::<VolumeReplicationGroup>::namespaced(client.clone(), ns),
+        None => Api::<VolumeReplicationGroup>::all(client.clone()),
+    };
+    let controller = Controller::new(vrg_api, watcher::Config::default());
+    let vrgs = controller.store();
+    controller
+        .watches(
+            Api::<Backup>::namespaced(client.clone(), &velero_namespace),
+            managed.clone(),
+            |o| owner(&o),
+        )
+        .watches(
+            Api::<Restore>::namespaced(client.clone(), &velero_namespace),
+            managed.clone(),
+            |o| owner(&o),
+        )
+        .watches(
+            Api::<DeleteBackupRequest>::namespaced(client.clone(), &velero_namespace),
+            managed,
+            |o| owner(&o),
+        )
+        // A Recipe change re-queues every VRG that references it.
+        .watches(
+            Api::<Recipe>::all(client),
+            watcher::Config::default(),
+            move |recipe| {
+                let (ns, name) = (recipe.namespace().unwrap_or_default(), recipe.name_any());
+                vrgs.state()
+                    .iter()
+                    .filter(|vrg| {
+                        let reference = vrg
+                            .spec
+                            .kube_object_protection
+                            .as_ref()
+                            .and_then(|k| k.recipe_ref.as_ref());
+                        reference.is_some_and(|r| {
+                            r.name == name
+                                && r.namespace
+                                    .as_deref()
+                                    .filter(|n| !n.is_empty())
+                                    .unwrap_or(&vrg.namespace().unwrap_or_default())
+                                    == ns
+                        })
+                    })
+                    .map(|vrg| ObjectRef::from_obj(vrg.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .shutdown_on_signal()
+        .run(reconcile::reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((vrg, _)) => tracing::debug!(vrg = %vrg, "reconciled"),
+                Err(e) => tracing::warn!(error = %e, "reconcile failed"),
+            }
+        })
+        .await;
+    Ok(())
+}
+
+/// Retries a failed VRG with exponential backoff of its own.
+fn error_policy(vrg: Arc<VolumeReplicationGroup>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = format!("{}/{}", vrg.namespace().unwrap_or_default(), vrg.name_any());
+    let delay = ctx.backoff(&key);
+    tracing::warn!(vrg = %key, kind = error.kind(), error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}

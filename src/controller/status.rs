@@ -1,0 +1,82 @@
+//! Conditions (metav1.Condition, with `observedGeneration` and a `lastTransitionTime` that moves
+//! only when the status does) and writing VRG status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use super::Error;
+use crate::api::VolumeReplicationGroup;
+use crate::api::vrg::VolumeReplicationGroupStatus;
+
+pub const RECIPE_READY: &str = "RecipeReady";
+pub const CLUSTER_DATA_PROTECTED: &str = "ClusterDataProtected";
+pub const KUBE_OBJECTS_READY: &str = "KubeObjectsReady";
+pub const HOOKS_READY: &str = "HooksReady";
+
+/// Sets condition `type_`, keeping its transition time when its status does not change.
+pub fn set(
+    status: &mut VolumeReplicationGroupStatus,
+    type_: &str,
+    ok: bool,
+    reason: &str,
+    message: &str,
+    generation: i64,
+    now: Timestamp,
+) {
+    let value = if ok { "True" } else { "False" };
+    let previous = status.conditions.iter().position(|c| c.type_ == type_);
+    let transition = match previous.map(|i| &status.conditions[i]) {
+        Some(c) if c.status == value => c.last_transition_time.clone(),
+        _ => Time(now),
+    };
+    let condition = Condition {
+        type_: type_.to_owned(),
+        status: value.to_owned(),
+        reason: reason.to_owned(),
+        // The API server limits a condition message to 32 KiB.
+        message: truncate(message, 32 * 1024 - 16),
+        observed_generation: Some(generation),
+        last_transition_time: transition,
+    };
+    match previous {
+        Some(i) => status.conditions[i] = condition,
+        None => status.conditions.push(condition),
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… (truncated)", &s[..end])
+}
+
+/// Writes the whole status (merge patch of the status subresource) when it changed.
+pub async fn write(
+    api: &Api<VolumeReplicationGroup>,
+    vrg: &VolumeReplicationGroup,
+    status: &VolumeReplicationGroupStatus,
+) -> Result<(), Error> {
+    if vrg.status.as_ref() == Some(status) {
+        return Ok(());
+    }
+    let name = vrg.metadata.name.clone().unwrap_or_default();
+    let mut patch = json!({ "status": status });
+    // A merge patch keeps fields it does not name: clear the current step explicitly.
+    if let Some(kop) = patch["status"]
+        .get_mut("kubeObjectProtection")
+        .and_then(|v| v.as_object_mut())
+    {
+        kop.entry("currentStep").or_insert(serde_json::Value::Null);
+    }
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,492 @@
+//! The controller against a real API server, with a test driver playing the Velero server's part:
+//! first and periodic captures, capture-now, rotation, invalid recipes, Recipe updates, failures,
+//! hook steps (not implemented yet: they must fail, never pass), and deletion.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use support::velero_driver::VeleroDriver;
+use vrg_operator::api::velero::Backup;
+use vrg_operator::api::{Recipe, VolumeReplicationGroup};
+use vrg_operator::controller::{self, CAPTURE_NOW};
+use vrg_operator::recipe::Settings;
+use vrg_testenv::shared;
+
+struct Env {
+    client: kube::Client,
+    ns: String,
+    velero_ns: String,
+    driver: VeleroDriver,
+    controller: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.controller.abort();
+    }
+}
+
+impl Env {
+    async fn start(prefix: &str) -> Self {
+        let plane = shared();
+        let client = plane.client().await.unwrap();
+        let ns = plane.namespace(&client, prefix).await.unwrap();
+        let velero_ns = plane.namespace(&client, "velero").await.unwrap();
+        let driver = VeleroDriver::start(client.clone(), &velero_ns);
+        let settings = Settings {
+            admin_namespaces: vec!["vrg-admin".into()],
+        };
+        let run = controller::run(
+            client.clone(),
+            settings,
+            velero_ns.clone(),
+            Some(ns.clone()),
+        );
+        let controller = tokio::spawn(async move {
+            run.await.unwrap();
+        });
+        Self {
+            client,
+            ns,
+            velero_ns,
+            driver,
+            controller,
+        }
+    }
+
+    fn vrgs(&self) -> Api<VolumeReplicationGroup> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    fn backups(&self) -> Api<Backup> {
+        Api::namespaced(self.client.clone(), &self.velero_ns)
+    }
+
+    async fn apply(&self, yaml: &str) {
+        for doc in serde_saphyr::from_multiple::<Value>(yaml).unwrap() {
+            let name = doc["metadata"]["name"].as_str().unwrap().to_owned();
+            let params = PatchParams::apply("test").force();
+            match doc["kind"].as_str() {
+                Some("VolumeReplicationGroup") => {
+                    self.vrgs()
+                        .patch(&name, &params, &Patch::Apply(&doc))
+                        .await
+                        .unwrap();
+                }
+                Some("Recipe") => {
+                    Api::<Recipe>::namespaced(self.client.clone(), &self.ns)
+                        .patch(&name, &params, &Patch::Apply(&doc))
+                        .await
+                        .unwrap();
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// Waits until `check` holds for VRG `name`, returning it.
+    async fn wait(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&VolumeReplicationGroup) -> bool,
+    ) -> VolumeReplicationGroup {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(vrg) = self.vrgs().get_opt(name).await.unwrap()
+                && check(&vrg)
+            {
+                return vrg;
+            }
+            if Instant::now() > deadline {
+                let vrg = self.vrgs().get_opt(name).await.unwrap();
+                panic!(
+                    "timed out waiting for {what}; VRG now:\n{}",
+                    serde_json::to_string_pretty(&vrg.map(|v| v.status)).unwrap()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn condition<'a>(vrg: &'a VolumeReplicationGroup, type_: &str) -> Option<&'a Condition> {
+    vrg.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+fn is(vrg: &VolumeReplicationGroup, type_: &str, status: &str) -> bool {
+    condition(vrg, type_)
+        .is_some_and(|c| c.status == status && c.observed_generation == vrg.metadata.generation)
+}
+
+fn recovered_capture(vrg: &VolumeReplicationGroup) -> Option<i64> {
+    Some(
+        vrg.status
+            .as_ref()?
+            .kube_object_protection
+            .as_ref()?
+            .capture_to_recover_from
+            .as_ref()?
+            .number,
+    )
+}
+
+fn vrg(name: &str, interval: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: VolumeReplicationGroup
+metadata: {{name: {name}}}
+spec:
+  replicationState: primary
+  s3Profiles: [east, west]
+  kubeObjectProtection:
+    captureInterval: {interval}
+{extra}"
+    )
+}
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn first_capture_then_periodic_captures_rotate_old_ones() {
+    let env = Env::start("periodic").await;
+    env.apply(&vrg(
+        "app",
+        "3s",
+        "    kubeObjectSelector: {matchLabels: {app: web}}\n",
+    ))
+    .await;
+    let vrg = env
+        .wait("app", "the first capture", TIMEOUT, |v| {
+            is(v, "ClusterDataProtected", "True")
+        })
+        .await;
+    assert_eq!(recovered_capture(&vrg), Some(1));
+    assert!(is(&vrg, "RecipeReady", "True"));
+    let backups = env
+        .backups()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(backups.len(), 2, "one Backup per group per s3 profile");
+    for b in &backups {
+        assert_eq!(
+            b.spec.filter.included_namespaces,
+            std::slice::from_ref(&env.ns),
+            "never all namespaces"
+        );
+        assert!(matches!(
+            b.spec.storage_location.as_deref(),
+            Some("east" | "west")
+        ));
+        assert_eq!(
+            b.spec
+                .filter
+                .label_selector
+                .as_ref()
+                .unwrap()
+                .match_labels
+                .as_ref()
+                .unwrap()["app"],
+            "web"
+        );
+    }
+    let vrg = env
+        .wait("app", "a second, periodic capture", TIMEOUT, |v| {
+            recovered_capture(v) >= Some(2)
+        })
+        .await;
+    let start = vrg
+        .status
+        .as_ref()
+        .unwrap()
+        .kube_object_protection
+        .as_ref()
+        .unwrap()
+        .capture_to_recover_from
+        .as_ref()
+        .unwrap()
+        .start_time
+        .clone();
+    assert!(start.is_some());
+    // Capture 1 is deleted through DeleteBackupRequests once capture 2 completed.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let numbers: Vec<String> = env
+            .backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|b| {
+                b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/capture"].clone()
+            })
+            .collect();
+        if !numbers.contains(&"1".to_owned()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "capture 1 was never deleted: {numbers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn capture_now_starts_a_capture_at_once_and_is_consumed() {
+    let env = Env::start("capture-now").await;
+    env.apply(&vrg("app", "1h", "")).await;
+    env.wait("app", "the first capture", TIMEOUT, |v| {
+        recovered_capture(v) == Some(1)
+    })
+    .await;
+    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: "please"}}});
+    env.vrgs()
+        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let vrg = env
+        .wait("app", "capture 2 on request", TIMEOUT, |v| {
+            recovered_capture(v) == Some(2)
+        })
+        .await;
+    assert!(
+        !vrg.metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(CAPTURE_NOW),
+        "the request is consumed"
+    );
+}
+
+#[tokio::test]
+async fn kubectl_wait_for_cluster_data_protected_works() {
+    let env = Env::start("kubectl-wait").await;
+    env.apply(&vrg("app", "1h", "")).await;
+    let mut kubectl = shared().kubectl();
+    kubectl.args([
+        "wait",
+        "--for=condition=ClusterDataProtected",
+        "vrg/app",
+        "-n",
+        &env.ns,
+        "--timeout=30s",
+    ]);
+    // kubectl blocks; the controller runs on this test's runtime meanwhile.
+    let out = tokio::task::spawn_blocking(move || kubectl.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_recipe_reports_what_validate_reports_and_starts_nothing() {
+    let env = Env::start("invalid").await;
+    let manifest = vrg(
+        "app",
+        "1h",
+        "    recipe:\n      groups: [{name: g, includedResoures: [pods]}]\n      workflows: [{name: backup, sequence: [{group_: g}]}]\n",
+    );
+    env.apply(&manifest).await;
+    let vrg = env
+        .wait("app", "RecipeReady=False", TIMEOUT, |v| {
+            is(v, "RecipeReady", "False")
+        })
+        .await;
+    let c = condition(&vrg, "RecipeReady").unwrap();
+    assert_eq!(c.reason, "RecipeInvalid");
+    let doc: Value = serde_saphyr::from_str(&manifest).unwrap();
+    let expected = match vrg_operator::recipe::load_vrg(
+        &doc,
+        &env.ns,
+        &std::collections::BTreeMap::<(String, String), Value>::new(),
+        &Settings {
+            admin_namespaces: vec!["vrg-admin".into()],
+        },
+    ) {
+        Err(problems) => problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        Ok(_) => panic!("the manifest is invalid"),
+    };
+    assert_eq!(
+        c.message, expected,
+        "the same errors as `vrg-operator validate`"
+    );
+    assert!(c.message.contains("unknown field \"includedResoures\""));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "an invalid recipe never starts a workflow"
+    );
+}
+
+#[tokio::test]
+async fn a_recipe_created_later_re_queues_the_vrg_that_references_it() {
+    let env = Env::start("recipe-ref").await;
+    env.apply(&vrg("app", "1h", "    recipeRef: {name: later}\n"))
+        .await;
+    let vrg = env
+        .wait("app", "RecipeReady=False", TIMEOUT, |v| {
+            is(v, "RecipeReady", "False")
+        })
+        .await;
+    assert!(
+        condition(&vrg, "RecipeReady")
+            .unwrap()
+            .message
+            .contains("Recipe")
+            && condition(&vrg, "RecipeReady")
+                .unwrap()
+                .message
+                .contains("not found")
+    );
+    let recipe = "apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {name: later}
+spec:
+  appType: demo
+  groups: [{name: config, type: resource, includedResourceTypes: [configmaps]}]
+  workflows: [{name: backup, sequence: [{group: config}]}]
+";
+    env.apply(recipe).await;
+    env.wait(
+        "app",
+        "the capture after the Recipe appeared",
+        TIMEOUT,
+        |v| is(v, "ClusterDataProtected", "True"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_backup_fails_the_capture_with_veleros_reason() {
+    let env = Env::start("failing").await;
+    env.driver
+        .behaviour
+        .lock()
+        .unwrap()
+        .failing_groups
+        .insert("broken".into());
+    let recipe = "    recipe:\n      groups: [{name: broken}]\n      workflows: [{name: backup, sequence: [{group: broken}]}]\n";
+    env.apply(&vrg("app", "1h", recipe)).await;
+    let vrg = env
+        .wait("app", "ClusterDataProtected=False", TIMEOUT, |v| {
+            condition(v, "ClusterDataProtected")
+                .is_some_and(|c| c.reason == "KubeObjectsCaptureError")
+        })
+        .await;
+    let c = condition(&vrg, "ClusterDataProtected").unwrap();
+    assert!(
+        c.message.contains("PartiallyFailed") && c.message.contains("2 errors"),
+        "{}",
+        c.message
+    );
+    let run = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .run
+        .unwrap();
+    assert_eq!(run.steps[0].objects.len(), 2);
+}
+
+#[tokio::test]
+async fn hook_steps_fail_until_hooks_are_implemented() {
+    let env = Env::start("hooks").await;
+    let recipe = "    recipe:
+      groups: [{name: g}]
+      hooks: [{name: h, type: exec, labelSelector: app=db, ops: [{name: o, command: /bin/true}]}]
+      workflows: [{name: backup, sequence: [{hook: h}, {group: g}]}]
+";
+    env.apply(&vrg("app", "1h", recipe)).await;
+    let vrg = env
+        .wait("app", "the capture to fail", TIMEOUT, |v| {
+            condition(v, "ClusterDataProtected")
+                .is_some_and(|c| c.reason == "KubeObjectsCaptureError")
+        })
+        .await;
+    let run = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .run
+        .unwrap();
+    assert_eq!(
+        run.steps[0].message.as_deref(),
+        Some(controller::hooks::NOT_IMPLEMENTED)
+    );
+    assert!(
+        env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "the group after a failed hook never ran"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_vrg_deletes_its_captures() {
+    let env = Env::start("delete").await;
+    env.apply(&vrg("app", "1h", "")).await;
+    env.wait("app", "the first capture", TIMEOUT, |v| {
+        recovered_capture(v) == Some(1)
+    })
+    .await;
+    assert!(
+        !env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    env.vrgs()
+        .delete("app", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while env.vrgs().get_opt("app").await.unwrap().is_some()
+        || !env
+            .backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the VRG or its Backups were not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
