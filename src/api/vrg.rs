@@ -239,6 +239,11 @@ pub struct KubeObjectProtectionStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_step: Option<String>,
 
+    /// The generation at which this VRG's objects were recovered on this cluster; cleared when
+    /// the VRG is seen secondary, so the next failover to this cluster recovers again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered_generation: Option<i64>,
+
     /// The current (or last) workflow run, with every step's progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::progress::WorkflowRun>,

@@ -147,12 +147,14 @@ async fn observe(
 }
 
 /// One pass: observe, decide, act. Returns the engine's answer with object names recorded.
+/// `sources` names, for a restore run, the Backup each backup group is restored from.
 pub async fn step(
     ctx: &Context,
     owner: &Owner<'_>,
     plan: &Plan,
     workflow: &WorkflowPlan,
     run: &WorkflowRun,
+    sources: &BTreeMap<String, String>,
     now: Timestamp,
 ) -> Result<Next, Error> {
     let observed = observe(ctx, owner, plan, workflow, run, now).await?;
@@ -180,14 +182,10 @@ pub async fn step(
                     } => {
                         let api =
                             Api::<Restore>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
-                        let profile = plan.s3_profiles.first().cloned().unwrap_or_default();
-                        let backup = velero::names::backup_name(
-                            owner.namespace,
-                            owner.name,
-                            next.run.capture,
-                            backup_group,
-                            &profile,
-                        );
+                        let Some(backup) = sources.get(backup_group) else {
+                            // The source was chosen for every group the workflow restores.
+                            continue;
+                        };
                         for id in &ids {
                             create(
                                 &api,

@@ -7,6 +7,7 @@ mod drive;
 mod error;
 pub mod hooks;
 mod reconcile;
+mod recover;
 pub mod status;
 
 use std::sync::Arc;

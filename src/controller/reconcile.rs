@@ -15,6 +15,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::drive::{self, Owner};
+use super::recover;
 use super::status::{self, CLUSTER_DATA_PROTECTED, RECIPE_READY};
 use super::{Context, Error};
 use crate::api::Recipe;
@@ -88,10 +89,16 @@ async fn recipes(
 }
 
 async fn apply(
-    vrg: &VolumeReplicationGroup,
+    cached: &VolumeReplicationGroup,
     ctx: &Context,
     api: &Api<VolumeReplicationGroup>,
 ) -> Result<Requeue, Error> {
+    // The watch cache can lag behind our own last status write; deciding from a stale status
+    // could start a capture twice. One quorum read per reconcile rules that out.
+    let Some(fresh) = api.get_opt(&cached.name_any()).await? else {
+        return Ok(Requeue::await_change());
+    };
+    let vrg = &fresh;
     let namespace = vrg.namespace().unwrap_or_default();
     let generation = vrg.metadata.generation.unwrap_or_default();
     let now = Timestamp::now();
@@ -161,8 +168,18 @@ async fn apply(
         now,
     );
     if vrg.spec.replication_state != ReplicationState::Primary {
+        // The next failover to this cluster must recover again.
+        if let Some(kop) = status.kube_object_protection.as_mut() {
+            kop.recovered_generation = None;
+        }
         status::write(api, vrg, &status).await?;
         return Ok(Requeue::await_change());
+    }
+    if recover::needed(vrg, &status)
+        && let Some(requeue) = recover::recover(vrg, ctx, &plan, &mut status, now).await?
+    {
+        status::write(api, vrg, &status).await?;
+        return Ok(requeue);
     }
     let requeue = capture(vrg, ctx, api, &plan, &mut status, now).await?;
     status::write(api, vrg, &status).await?;
@@ -209,6 +226,9 @@ async fn capture(
         Schedule::Wait(wait) => return Ok(Requeue::requeue(wait)),
         Schedule::Continue => kop.run.clone().expect("Continue means a run exists"),
         Schedule::Start { number } => {
+            // Never reuse a number: after a failover the other cluster's captures, synced here by
+            // Velero, carry the names this VRG's capture of that number would get.
+            let number = number.max(newest_capture_seen(ctx, vrg).await? + 1);
             if capture_now {
                 // Consumed: the annotation asks for one capture, not one per reconcile.
                 let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: null}}});
@@ -234,7 +254,7 @@ async fn capture(
         namespace: &vrg.namespace().unwrap_or_default(),
         name: &vrg.name_any(),
     };
-    let next = drive::step(ctx, &owner, plan, workflow, &run, now).await?;
+    let next = drive::step(ctx, &owner, plan, workflow, &run, &BTreeMap::new(), now).await?;
     events_for(ctx, vrg, &run, &next.run).await;
     let kop = status
         .kube_object_protection
@@ -314,6 +334,23 @@ async fn capture(
     ))
 }
 
+/// The highest capture number among this VRG's Backups in the cluster (0 if none).
+async fn newest_capture_seen(ctx: &Context, vrg: &VolumeReplicationGroup) -> Result<i64, Error> {
+    let backups = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
+    let selector = ListParams::default().labels(&velero::names::vrg_selector(
+        &vrg.namespace().unwrap_or_default(),
+        &vrg.name_any(),
+    ));
+    let list = backups.list(&selector).await?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|b| velero::names::capture_of(b.labels()))
+        .map(|c| c.number)
+        .max()
+        .unwrap_or(0))
+}
+
 /// After capture `latest` completed, asks Velero to delete every older capture of the VRG.
 async fn rotate(ctx: &Context, owner: &Owner<'_>, latest: i64) -> Result<(), Error> {
     let backups = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
@@ -341,7 +378,7 @@ async fn rotate(ctx: &Context, owner: &Owner<'_>, latest: i64) -> Result<(), Err
 }
 
 /// `backup-3 step 2/5: hook db/quiesce` while a run is in progress.
-fn current_step(run: &WorkflowRun) -> Option<String> {
+pub(super) fn current_step(run: &WorkflowRun) -> Option<String> {
     if run.phase != RunPhase::Running {
         return None;
     }
@@ -359,7 +396,7 @@ fn current_step(run: &WorkflowRun) -> Option<String> {
 }
 
 /// An Event for every step that started, finished or failed between `before` and `after`.
-async fn events_for(
+pub(super) async fn events_for(
     ctx: &Context,
     vrg: &VolumeReplicationGroup,
     before: &WorkflowRun,

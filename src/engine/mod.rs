@@ -10,6 +10,7 @@
 mod decide;
 #[cfg(test)]
 mod proptests;
+pub mod recovery;
 pub mod schedule;
 #[cfg(test)]
 pub(crate) mod tests;

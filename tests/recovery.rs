@@ -1,0 +1,155 @@
+//! Recovery on the real API server: after a failover, the newest complete capture (as Velero's
+//! backup sync shows the other cluster's Backups) is restored in order, then capturing starts.
+
+mod support;
+
+use std::time::Duration;
+
+use kube::api::{ListParams, PostParams};
+use serde_json::json;
+use support::env::{Env, condition, is};
+use vrg_operator::api::velero::{Backup, BackupSpec, Restore};
+use vrg_operator::velero::{self, ObjectIdentity};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+const RECIPE: &str = "apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {name: app}
+spec:
+  appType: demo
+  groups:
+    - {name: config, type: resource, includedResourceTypes: [configmaps]}
+    - {name: workload, type: resource, includedResourceTypes: [deployments.apps]}
+  workflows:
+    - name: backup
+      sequence: [{group: config}, {group: workload}]
+    - name: restore
+      sequence: [{group: config}, {group: workload}]
+";
+
+fn vrg(action: &str) -> String {
+    format!(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: VolumeReplicationGroup
+metadata: {{name: app}}
+spec:
+  replicationState: primary
+  action: {action}
+  s3Profiles: [east]
+  kubeObjectProtection:
+    captureInterval: 1h
+    recipeRef: {{name: app}}
+"
+    )
+}
+
+/// A Backup as the other cluster's capture leaves it, synced here by Velero.
+async fn synced_backup(env: &Env, capture: i64, group: &str, phase: &str) -> String {
+    let id = ObjectIdentity::backup(&env.ns, "app", capture, group, "east");
+    let mut backup: Backup =
+        velero::spec::backup(&BackupSpec::default(), &id, "east", &env.velero_ns);
+    backup.status = Some(serde_json::from_value(json!({"phase": phase})).unwrap());
+    let name = id.name();
+    let api = env.backups();
+    api.create(&PostParams::default(), &backup).await.unwrap();
+    // Velero's CRDs have no status subresource: the phase is written with the object.
+    name
+}
+
+#[tokio::test]
+async fn failover_restores_the_newest_complete_capture_in_order_then_captures() {
+    let env = Env::start("failover").await;
+    env.driver.behaviour.lock().unwrap().hold = true;
+    let config7 = synced_backup(&env, 7, "config", "Completed").await;
+    let workload7 = synced_backup(&env, 7, "workload", "Completed").await;
+    synced_backup(&env, 8, "config", "Completed").await; // capture 8 never finished its workload group
+    env.apply(RECIPE).await;
+    env.apply(&vrg("Failover")).await;
+    let restores = kube::Api::<Restore>::namespaced(env.client.clone(), &env.velero_ns);
+    // In order: while the config Restore runs (held), the workload Restore does not exist.
+    let vrg = env
+        .wait("app", "the first Restore", TIMEOUT, |v| {
+            condition(v, "KubeObjectsReady").is_some_and(|c| c.reason == "Restoring")
+        })
+        .await;
+    assert_eq!(
+        vrg.status
+            .unwrap()
+            .kube_object_protection
+            .unwrap()
+            .run
+            .unwrap()
+            .capture,
+        7
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let list = restores.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(list.len(), 1, "one step at a time");
+    assert_eq!(list[0].spec.backup_name, config7);
+    env.driver.behaviour.lock().unwrap().hold = false;
+    let vrg = env
+        .wait("app", "the recovery", TIMEOUT, |v| {
+            is(v, "KubeObjectsReady", "True")
+        })
+        .await;
+    assert!(
+        condition(&vrg, "KubeObjectsReady")
+            .unwrap()
+            .message
+            .contains("capture 7")
+    );
+    let names: Vec<String> = restores
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|r| r.spec.backup_name.clone())
+        .collect();
+    assert!(
+        names.contains(&config7) && names.contains(&workload7),
+        "{names:?}"
+    );
+    // Then capturing starts here, numbered after every capture seen (8 came from the other side).
+    let vrg = env
+        .wait("app", "the first capture after recovery", TIMEOUT, |v| {
+            is(v, "ClusterDataProtected", "True")
+        })
+        .await;
+    let capture = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .capture_to_recover_from
+        .unwrap()
+        .number;
+    assert_eq!(capture, 9);
+}
+
+#[tokio::test]
+async fn without_a_complete_capture_recovery_waits_and_says_why() {
+    let env = Env::start("no-capture").await;
+    synced_backup(&env, 3, "config", "PartiallyFailed").await;
+    env.apply(RECIPE).await;
+    env.apply(&vrg("Relocate")).await;
+    let vrg = env
+        .wait("app", "KubeObjectsReady=False", TIMEOUT, |v| {
+            is(v, "KubeObjectsReady", "False")
+        })
+        .await;
+    let c = condition(&vrg, "KubeObjectsReady").unwrap();
+    assert_eq!(c.reason, "NoCapture");
+    assert!(c.message.contains("config, workload"), "{}", c.message);
+    assert!(
+        env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len()
+            == 1,
+        "no capture starts before recovery"
+    );
+}

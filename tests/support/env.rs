@@ -1,0 +1,139 @@
+//! A namespace, a Velero namespace with its test driver, and the controller watching the
+//! namespace: what each controller test starts with.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::Value;
+use vrg_operator::api::velero::Backup;
+use vrg_operator::api::{Recipe, VolumeReplicationGroup};
+use vrg_operator::controller;
+use vrg_operator::recipe::Settings;
+use vrg_testenv::shared;
+
+use super::velero_driver::VeleroDriver;
+
+pub struct Env {
+    pub client: kube::Client,
+    pub ns: String,
+    pub velero_ns: String,
+    pub driver: VeleroDriver,
+    controller: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.controller.abort();
+    }
+}
+
+impl Env {
+    pub async fn start(prefix: &str) -> Self {
+        let plane = shared();
+        let client = plane.client().await.unwrap();
+        let ns = plane.namespace(&client, prefix).await.unwrap();
+        let velero_ns = plane.namespace(&client, "velero").await.unwrap();
+        let driver = VeleroDriver::start(client.clone(), &velero_ns);
+        let settings = Settings {
+            admin_namespaces: vec!["vrg-admin".into()],
+        };
+        let run = controller::run(
+            client.clone(),
+            settings,
+            velero_ns.clone(),
+            Some(ns.clone()),
+        );
+        let controller = tokio::spawn(async move {
+            run.await.unwrap();
+        });
+        Self {
+            client,
+            ns,
+            velero_ns,
+            driver,
+            controller,
+        }
+    }
+
+    pub fn vrgs(&self) -> Api<VolumeReplicationGroup> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    pub fn backups(&self) -> Api<Backup> {
+        Api::namespaced(self.client.clone(), &self.velero_ns)
+    }
+
+    pub async fn apply(&self, yaml: &str) {
+        for doc in serde_saphyr::from_multiple::<Value>(yaml).unwrap() {
+            let name = doc["metadata"]["name"].as_str().unwrap().to_owned();
+            let params = PatchParams::apply("test").force();
+            match doc["kind"].as_str() {
+                Some("VolumeReplicationGroup") => {
+                    self.vrgs()
+                        .patch(&name, &params, &Patch::Apply(&doc))
+                        .await
+                        .unwrap();
+                }
+                Some("Recipe") => {
+                    Api::<Recipe>::namespaced(self.client.clone(), &self.ns)
+                        .patch(&name, &params, &Patch::Apply(&doc))
+                        .await
+                        .unwrap();
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// Waits until `check` holds for VRG `name`, returning it.
+    pub async fn wait(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&VolumeReplicationGroup) -> bool,
+    ) -> VolumeReplicationGroup {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(vrg) = self.vrgs().get_opt(name).await.unwrap()
+                && check(&vrg)
+            {
+                return vrg;
+            }
+            if Instant::now() > deadline {
+                let vrg = self.vrgs().get_opt(name).await.unwrap();
+                panic!(
+                    "timed out waiting for {what}; VRG now:\n{}",
+                    serde_json::to_string_pretty(&vrg.map(|v| v.status)).unwrap()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub fn condition<'a>(vrg: &'a VolumeReplicationGroup, type_: &str) -> Option<&'a Condition> {
+    vrg.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+pub fn is(vrg: &VolumeReplicationGroup, type_: &str, status: &str) -> bool {
+    condition(vrg, type_)
+        .is_some_and(|c| c.status == status && c.observed_generation == vrg.metadata.generation)
+}
+
+pub fn recovered_capture(vrg: &VolumeReplicationGroup) -> Option<i64> {
+    Some(
+        vrg.status
+            .as_ref()?
+            .kube_object_protection
+            .as_ref()?
+            .capture_to_recover_from
+            .as_ref()?
+            .number,
+    )
+}
