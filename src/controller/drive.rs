@@ -189,7 +189,7 @@ pub async fn step(
                         for id in &ids {
                             create(
                                 &api,
-                                &velero::spec::restore(spec, &backup, id, &ctx.velero_namespace),
+                                &velero::spec::restore(spec, backup, id, &ctx.velero_namespace),
                             )
                             .await?;
                         }
