@@ -363,3 +363,124 @@ async fn deleting_a_vrg_deletes_its_captures() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn an_operator_restart_resumes_the_run_without_repeating_a_step() {
+    let mut env = Env::start("restart").await;
+    env.driver.behaviour.lock().unwrap().hold = true;
+    let recipe = "    recipe:\n      groups: [{name: first}, {name: second}]\n      workflows: [{name: backup, sequence: [{group: first}, {group: second}]}]\n";
+    env.apply(&vrg("app", "1h", recipe)).await;
+    env.wait("app", "step 1 to run", TIMEOUT, |v| {
+        v.status
+            .as_ref()
+            .and_then(|s| s.kube_object_protection.as_ref())
+            .and_then(|k| k.current_step.as_deref())
+            .is_some_and(|s| s.contains("group first"))
+    })
+    .await;
+    env.restart_controller();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    env.driver.behaviour.lock().unwrap().hold = false;
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| {
+            is(v, "ClusterDataProtected", "True")
+        })
+        .await;
+    let run = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .run
+        .unwrap();
+    assert!(
+        run.steps.iter().all(|s| s.attempt == 1),
+        "no step ran twice: {:?}",
+        run.steps
+    );
+    assert_eq!(
+        env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4,
+        "2 groups x 2 profiles, nothing duplicated"
+    );
+}
+
+#[tokio::test]
+async fn a_backup_failed_by_a_velero_restart_is_retried_under_a_new_name() {
+    let env = Env::start("velero-restart").await;
+    env.driver
+        .behaviour
+        .lock()
+        .unwrap()
+        .server_restart_groups
+        .insert("objects".into());
+    env.apply(&vrg("app", "1h", "")).await;
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| {
+            is(v, "ClusterDataProtected", "True")
+        })
+        .await;
+    let run = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .run
+        .unwrap();
+    assert_eq!(run.steps[0].attempt, 2);
+    assert!(
+        run.steps[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("retrying under new names"),
+        "{:?}",
+        run.steps[0].message
+    );
+    assert!(
+        run.steps[0].objects.iter().all(|o| o.contains("-r1-")),
+        "{:?}",
+        run.steps[0].objects
+    );
+}
+
+#[tokio::test]
+async fn every_step_transition_is_an_event() {
+    let env = Env::start("events").await;
+    env.apply(&vrg("app", "1h", "")).await;
+    env.wait("app", "the capture", TIMEOUT, |v| {
+        is(v, "ClusterDataProtected", "True")
+    })
+    .await;
+    let events =
+        kube::Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), &env.ns);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let reasons: Vec<String> = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|e| e.reason)
+            .collect();
+        if [
+            "CaptureStarted",
+            "StepStarted",
+            "StepSucceeded",
+            "WorkflowFinished",
+        ]
+        .iter()
+        .all(|r| reasons.iter().any(|x| x == r))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "events so far: {reasons:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -271,6 +271,7 @@ async fn capture(
     }
     let protected = kop.capture_to_recover_from.clone();
     kop.run = Some(next.run.clone());
+    status::hooks(status, &next.run, generation, now);
     match (next.run.phase, &protected) {
         (RunPhase::Running, None) => status::set(
             status,

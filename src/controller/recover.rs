@@ -180,6 +180,7 @@ pub async fn recover(
         .get_or_insert_with(KubeObjectProtectionStatus::default);
     kop.current_step = super::reconcile::current_step(&next.run);
     kop.run = Some(next.run.clone());
+    status::hooks(status, &next.run, generation, now);
     match next.run.phase {
         RunPhase::Running => {
             status::set(

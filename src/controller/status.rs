@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::Error;
 use crate::api::VolumeReplicationGroup;
+use crate::api::progress::{StepPhase, StepProgress, WorkflowRun};
 use crate::api::vrg::VolumeReplicationGroupStatus;
 
 pub const RECIPE_READY: &str = "RecipeReady";
@@ -79,4 +80,54 @@ pub async fn write(
     api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     Ok(())
+}
+
+/// `HooksReady` from the hook steps of `run`: true when every hook step that ran succeeded;
+/// nothing when the run has no hook step.
+pub fn hooks(
+    status: &mut VolumeReplicationGroupStatus,
+    run: &WorkflowRun,
+    generation: i64,
+    now: Timestamp,
+) {
+    let hook_steps: Vec<&StepProgress> = run
+        .steps
+        .iter()
+        .filter(|s| s.name.starts_with("hook "))
+        .collect();
+    if hook_steps.is_empty() {
+        return;
+    }
+    let failed: Vec<String> = hook_steps
+        .iter()
+        .filter(|s| s.phase == StepPhase::Failed)
+        .map(|s| {
+            format!(
+                "{} failed: {}",
+                s.name,
+                s.message.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect();
+    if !failed.is_empty() {
+        set(
+            status,
+            HOOKS_READY,
+            false,
+            "HookFailed",
+            &format!("{}: {}", run.id, failed.join("; ")),
+            generation,
+            now,
+        );
+    } else if hook_steps.iter().all(|s| s.phase == StepPhase::Succeeded) {
+        set(
+            status,
+            HOOKS_READY,
+            true,
+            "HooksSucceeded",
+            &format!("{}: every hook step succeeded", run.id),
+            generation,
+            now,
+        );
+    }
 }

@@ -56,6 +56,23 @@ impl Env {
         }
     }
 
+    /// Stops the controller (as a crash would) and starts a new one, with nothing in memory.
+    pub fn restart_controller(&mut self) {
+        self.controller.abort();
+        let settings = Settings {
+            admin_namespaces: vec!["vrg-admin".into()],
+        };
+        let run = controller::run(
+            self.client.clone(),
+            settings,
+            self.velero_ns.clone(),
+            Some(self.ns.clone()),
+        );
+        self.controller = tokio::spawn(async move {
+            run.await.unwrap();
+        });
+    }
+
     pub fn vrgs(&self) -> Api<VolumeReplicationGroup> {
         Api::namespaced(self.client.clone(), &self.ns)
     }

@@ -16,7 +16,14 @@ pub struct Behaviour {
     pub failing_groups: BTreeSet<String>,
     /// Hold every object in `InProgress` until this is false again.
     pub hold: bool,
+    /// Backups of these groups fail once as Velero fails in-progress backups when its server
+    /// restarts; their retries complete.
+    pub server_restart_groups: BTreeSet<String>,
 }
+
+/// Velero's reason for backups it found in progress while starting.
+pub const SERVER_RESTART_REASON: &str =
+    "found a backup with status \"InProgress\" during the server starting, mark it as \"Failed\"";
 
 pub struct VeleroDriver {
     pub behaviour: Arc<Mutex<Behaviour>>,
@@ -54,9 +61,13 @@ async fn tick(
     let backups: Api<Backup> = Api::namespaced(client.clone(), ns);
     let restores: Api<Restore> = Api::namespaced(client.clone(), ns);
     let requests: Api<DeleteBackupRequest> = Api::namespaced(client.clone(), ns);
-    let (hold, failing) = {
+    let (hold, failing, restarting) = {
         let b = behaviour.lock().unwrap();
-        (b.hold, b.failing_groups.clone())
+        (
+            b.hold,
+            b.failing_groups.clone(),
+            b.server_restart_groups.clone(),
+        )
     };
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     for backup in backups.list(&ListParams::default()).await?.items {
@@ -76,6 +87,9 @@ async fn tick(
         let status = match phase.as_deref() {
             None => json!({"phase": "InProgress", "startTimestamp": now}),
             Some("InProgress") if hold => continue,
+            Some("InProgress") if restarting.contains(&group) && !name.contains("-r1-") => {
+                json!({"phase": "Failed", "failureReason": SERVER_RESTART_REASON, "completionTimestamp": now})
+            }
             Some("InProgress") if failing.contains(&group) => {
                 json!({"phase": "PartiallyFailed", "failureReason": "", "errors": 2, "warnings": 1, "completionTimestamp": now})
             }
