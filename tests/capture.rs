@@ -315,6 +315,11 @@ async fn hook_steps_fail_until_hooks_are_implemented() {
         run.steps[0].message.as_deref(),
         Some(controller::hooks::NOT_IMPLEMENTED)
     );
+    let vrg = env.vrgs().get("app").await.unwrap();
+    assert_eq!(
+        condition(&vrg, "HooksReady").map(|c| c.reason.as_str()),
+        Some("HookFailed")
+    );
     assert!(
         env.backups()
             .list(&ListParams::default())
