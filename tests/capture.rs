@@ -489,3 +489,148 @@ async fn every_step_transition_is_an_event() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_failed_capture_never_replaces_the_last_complete_one() {
+    let env = Env::start("keep-last").await;
+    env.apply(&vrg("app", "1h", "")).await;
+    env.wait("app", "capture 1", TIMEOUT, |v| {
+        recovered_capture(v) == Some(1)
+    })
+    .await;
+    env.driver
+        .behaviour
+        .lock()
+        .unwrap()
+        .failing_groups
+        .insert("objects".into());
+    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: ""}}});
+    env.vrgs()
+        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let vrg = env
+        .wait("app", "capture 2 to fail", TIMEOUT, |v| {
+            condition(v, "ClusterDataProtected")
+                .is_some_and(|c| c.reason == "KubeObjectsCaptureError")
+        })
+        .await;
+    assert_eq!(
+        recovered_capture(&vrg),
+        Some(1),
+        "the last complete capture stays the one to recover from"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let captures: Vec<String> = env
+        .backups()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|b| b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/capture"].clone())
+        .collect();
+    assert_eq!(
+        captures.iter().filter(|c| *c == "1").count(),
+        2,
+        "capture 1 is kept: {captures:?}"
+    );
+}
+
+#[tokio::test]
+async fn fail_on_modes_decide_whether_a_failed_group_fails_the_capture() {
+    let env = Env::start("fail-on").await;
+    env.driver
+        .behaviour
+        .lock()
+        .unwrap()
+        .failing_groups
+        .insert("optional".into());
+    for (name, fail_on, reason) in [
+        ("any", "any-error", "KubeObjectsCaptureError"),
+        ("essential", "essential-error", "Uploaded"),
+        ("full", "full-error", "Uploaded"),
+    ] {
+        let recipe = format!(
+            "    recipe:\n      groups: [{{name: optional, essential: false}}, {{name: needed}}]\n      workflows: [{{name: backup, failOn: {fail_on}, sequence: [{{group: optional}}, {{group: needed}}]}}]\n"
+        );
+        env.apply(&vrg(name, "1h", &recipe)).await;
+        let vrg = env
+            .wait(name, "the capture to end", TIMEOUT, |v| {
+                condition(v, "ClusterDataProtected").is_some_and(|c| c.reason != "Uploading")
+            })
+            .await;
+        let c = condition(&vrg, "ClusterDataProtected").unwrap();
+        assert_eq!(c.reason, reason, "{fail_on}: {}", c.message);
+        let run = vrg
+            .status
+            .unwrap()
+            .kube_object_protection
+            .unwrap()
+            .run
+            .unwrap();
+        let expected = if fail_on == "any-error" {
+            vrg_operator::api::progress::RunPhase::Failed
+        } else {
+            vrg_operator::api::progress::RunPhase::PartiallySucceeded
+        };
+        assert_eq!(run.phase, expected, "{fail_on}");
+    }
+}
+
+#[tokio::test]
+async fn a_recipe_edit_takes_effect() {
+    let env = Env::start("recipe-edit").await;
+    let recipe = |types: &str| {
+        format!(
+            "apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {{name: r}}
+spec:
+  appType: demo
+  groups: [{{name: config, type: resource, includedResourceTypes: [{types}]}}]
+  workflows: [{{name: backup, sequence: [{{group: config}}]}}]
+"
+        )
+    };
+    env.apply(&recipe("configmaps")).await;
+    env.apply(&vrg("app", "1h", "    recipeRef: {name: r}\n"))
+        .await;
+    env.wait("app", "capture 1", TIMEOUT, |v| {
+        recovered_capture(v) == Some(1)
+    })
+    .await;
+    // A broken edit is reported at once; a fixed one is used by the next capture.
+    env.apply(&recipe("\"configmaps, secrets\"")).await;
+    env.wait("app", "RecipeReady=False after the edit", TIMEOUT, |v| {
+        is(v, "RecipeReady", "False")
+    })
+    .await;
+    env.apply(&recipe("secrets")).await;
+    env.wait("app", "RecipeReady=True after the fix", TIMEOUT, |v| {
+        is(v, "RecipeReady", "True")
+    })
+    .await;
+    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: ""}}});
+    env.vrgs()
+        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    env.wait("app", "capture 2", TIMEOUT, |v| {
+        recovered_capture(v) == Some(2)
+    })
+    .await;
+    let resources: Vec<Vec<String>> = env
+        .backups()
+        .list(&ListParams::default().labels("vrg.ramendr.openshift.io/capture=2"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|b| b.spec.filter.included_resources)
+        .collect();
+    assert!(
+        !resources.is_empty() && resources.iter().all(|r| r == &["secrets"]),
+        "{resources:?}"
+    );
+}
