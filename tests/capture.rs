@@ -634,3 +634,33 @@ spec:
         "{resources:?}"
     );
 }
+
+#[tokio::test]
+async fn an_operator_that_keeps_captures_leaves_them_when_a_vrg_is_deleted() {
+    let env = Env::start_with("keep", controller::OnDelete::KeepCaptures).await;
+    env.apply(&vrg("app", "1h", "")).await;
+    env.wait("app", "the first capture", TIMEOUT, |v| {
+        recovered_capture(v) == Some(1)
+    })
+    .await;
+    env.vrgs()
+        .delete("app", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while env.vrgs().get_opt("app").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the VRG was not removed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2,
+        "the captures are kept"
+    );
+}

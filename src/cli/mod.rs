@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::controller::{OnDelete, Options};
 use crate::recipe::Settings;
 use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
 
@@ -92,6 +93,9 @@ pub struct RunArgs {
     /// Reconcile only the VRGs of this namespace (default: all namespaces).
     #[arg(long, value_name = "NS")]
     watch_namespace: Option<String>,
+    /// Keep a deleted VRG's captures (Velero Backups and their data) instead of deleting them.
+    #[arg(long)]
+    keep_captures_on_delete: bool,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -208,8 +212,19 @@ fn run_controller(args: RunArgs) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        tracing::info!(velero_namespace = %args.velero_namespace, admin_namespaces = ?admin_namespaces, "vrg-operator starting");
-        match crate::controller::run(client, Settings { admin_namespaces }, args.velero_namespace, args.watch_namespace).await {
+        let on_delete = if args.keep_captures_on_delete {
+            OnDelete::KeepCaptures
+        } else {
+            OnDelete::DeleteCaptures
+        };
+        let options = Options {
+            settings: Settings { admin_namespaces },
+            velero_namespace: args.velero_namespace,
+            watch_namespace: args.watch_namespace,
+            on_delete,
+        };
+        tracing::info!(?options, "vrg-operator starting");
+        match crate::controller::run(client, options).await {
             Ok(()) => EXIT_OK,
             Err(e) => {
                 eprintln!("error: {e}");

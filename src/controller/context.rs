@@ -15,6 +15,7 @@ pub struct Context {
     /// Where Velero runs and where our Backups, Restores and DeleteBackupRequests live.
     pub velero_namespace: String,
     pub hooks: Arc<dyn HookRunner>,
+    pub on_delete: super::OnDelete,
     pub recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -29,6 +30,7 @@ impl Context {
         settings: Settings,
         velero_namespace: String,
         hooks: Arc<dyn HookRunner>,
+        on_delete: super::OnDelete,
     ) -> Self {
         let reporter = Reporter {
             controller: "vrg-operator".into(),
@@ -40,6 +42,7 @@ impl Context {
             settings,
             velero_namespace,
             hooks,
+            on_delete,
             failures: Mutex::new(HashMap::new()),
         }
     }

@@ -38,19 +38,41 @@ fn owner<K: Resource>(object: &K) -> Option<ObjectRef<VolumeReplicationGroup>> {
     Some(ObjectRef::new(&name).within(&ns))
 }
 
-/// Runs the controller until SIGINT/SIGTERM. `watch_namespace` limits it to the VRGs of one
-/// namespace (default: every namespace).
-pub async fn run(
-    client: kube::Client,
-    settings: Settings,
-    velero_namespace: String,
-    watch_namespace: Option<String>,
-) -> Result<(), Error> {
+/// What happens to a VRG's captures when the VRG is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDelete {
+    /// Delete them through Velero DeleteBackupRequests (Backups and their stored data).
+    #[default]
+    DeleteCaptures,
+    /// Keep the Backups and their data, for recovery elsewhere or audit.
+    KeepCaptures,
+}
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub settings: Settings,
+    /// Where Velero runs and our Velero objects live.
+    pub velero_namespace: String,
+    /// Reconcile only the VRGs of this namespace (default: every namespace).
+    pub watch_namespace: Option<String>,
+    pub on_delete: OnDelete,
+}
+
+/// Runs the controller until SIGINT/SIGTERM.
+pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
+    let Options {
+        settings,
+        velero_namespace,
+        watch_namespace,
+        on_delete,
+    } = options;
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
         velero_namespace.clone(),
         Arc::new(hooks::NotImplemented),
+        on_delete,
     ));
     let managed = watcher::Config::default().labels(crate::velero::names::MANAGED_SELECTOR);
     let vrg_api = match &watch_namespace {

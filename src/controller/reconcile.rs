@@ -470,14 +470,16 @@ pub async fn publish(
     }
 }
 
-/// VRG deleted: remove our Restores and DeleteBackupRequests, and ask Velero to delete the
-/// captures (Backups are deleted through DeleteBackupRequests so their stored data goes too).
+/// VRG deleted: remove our Restores and, unless the operator keeps captures, ask Velero to delete
+/// them (Backups are deleted through DeleteBackupRequests so their stored data goes too).
 async fn cleanup(vrg: &VolumeReplicationGroup, ctx: &Context) -> Result<Requeue, Error> {
     let owner = Owner {
         namespace: &vrg.namespace().unwrap_or_default(),
         name: &vrg.name_any(),
     };
-    rotate(ctx, &owner, i64::MAX).await?;
+    if ctx.on_delete == super::OnDelete::DeleteCaptures {
+        rotate(ctx, &owner, i64::MAX).await?;
+    }
     let selector =
         ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
     let restores = Api::<Restore>::namespaced(ctx.client.clone(), &ctx.velero_namespace);

@@ -14,6 +14,18 @@ use vrg_testenv::shared;
 
 use super::velero_driver::VeleroDriver;
 
+/// The controller's options in tests: this test's namespaces, `vrg-admin` as admin namespace.
+pub fn options(velero_ns: &str, ns: &str) -> controller::Options {
+    controller::Options {
+        settings: Settings {
+            admin_namespaces: vec!["vrg-admin".into()],
+        },
+        velero_namespace: velero_ns.to_owned(),
+        watch_namespace: Some(ns.to_owned()),
+        on_delete: controller::OnDelete::DeleteCaptures,
+    }
+}
+
 pub struct Env {
     pub client: kube::Client,
     pub ns: String,
@@ -30,19 +42,21 @@ impl Drop for Env {
 
 impl Env {
     pub async fn start(prefix: &str) -> Self {
+        Self::start_with(prefix, controller::OnDelete::DeleteCaptures).await
+    }
+
+    pub async fn start_with(prefix: &str, on_delete: controller::OnDelete) -> Self {
         let plane = shared();
         let client = plane.client().await.unwrap();
         let ns = plane.namespace(&client, prefix).await.unwrap();
         let velero_ns = plane.namespace(&client, "velero").await.unwrap();
         let driver = VeleroDriver::start(client.clone(), &velero_ns);
-        let settings = Settings {
-            admin_namespaces: vec!["vrg-admin".into()],
-        };
         let run = controller::run(
             client.clone(),
-            settings,
-            velero_ns.clone(),
-            Some(ns.clone()),
+            controller::Options {
+                on_delete,
+                ..options(&velero_ns, &ns)
+            },
         );
         let controller = tokio::spawn(async move {
             run.await.unwrap();
@@ -59,15 +73,7 @@ impl Env {
     /// Stops the controller (as a crash would) and starts a new one, with nothing in memory.
     pub fn restart_controller(&mut self) {
         self.controller.abort();
-        let settings = Settings {
-            admin_namespaces: vec!["vrg-admin".into()],
-        };
-        let run = controller::run(
-            self.client.clone(),
-            settings,
-            self.velero_ns.clone(),
-            Some(self.ns.clone()),
-        );
+        let run = controller::run(self.client.clone(), options(&self.velero_ns, &self.ns));
         self.controller = tokio::spawn(async move {
             run.await.unwrap();
         });
