@@ -17,3 +17,6 @@ step "test control plane binaries"
 
 step "cargo test"
 cargo test --workspace --all-targets --locked
+
+step "quickstart (README's two commands)"
+./hack/quickstart-check.sh

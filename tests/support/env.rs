@@ -12,7 +12,7 @@ use vrg_operator::controller;
 use vrg_operator::recipe::Settings;
 use vrg_testenv::shared;
 
-use super::velero_driver::VeleroDriver;
+use vrg_testenv::velero::StandIn;
 
 /// The controller's options in tests: this test's namespaces, `vrg-admin` as admin namespace.
 pub fn options(velero_ns: &str, ns: &str) -> controller::Options {
@@ -30,7 +30,8 @@ pub struct Env {
     pub client: kube::Client,
     pub ns: String,
     pub velero_ns: String,
-    pub driver: VeleroDriver,
+    /// Plays the Velero server's part in `velero_ns`.
+    pub driver: StandIn,
     controller: tokio::task::JoinHandle<()>,
 }
 
@@ -50,7 +51,7 @@ impl Env {
         let client = plane.client().await.unwrap();
         let ns = plane.namespace(&client, prefix).await.unwrap();
         let velero_ns = plane.namespace(&client, "velero").await.unwrap();
-        let driver = VeleroDriver::start(client.clone(), &velero_ns);
+        let driver = StandIn::start(client.clone(), &velero_ns);
         let run = controller::run(
             client.clone(),
             controller::Options {

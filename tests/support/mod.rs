@@ -1,4 +1,3 @@
 #![allow(dead_code)] // each test binary uses part of the support code
 
 pub mod env;
-pub mod velero_driver;

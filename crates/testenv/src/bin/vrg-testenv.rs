@@ -1,11 +1,30 @@
 //! `vrg-testenv serve STATE_DIR`: runs the control plane in the foreground until SIGINT/SIGTERM,
-//! writing `kubeconfig` and `ready` into STATE_DIR once it is up. `hack/dev-cluster.sh` runs it in
-//! the background; every component dies with this process, however it ends.
+//! writing `kubeconfig` and `ready` into STATE_DIR once it is up, with the Velero stand-in serving
+//! the `velero` namespace. `hack/dev-cluster.sh` runs it in the background; every component dies
+//! with this process, however it ends.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+use vrg_testenv::velero::StandIn;
 use vrg_testenv::{ControlPlane, Options};
+
+/// Where the stand-in plays Velero, as a default Velero install.
+const VELERO_NAMESPACE: &str = "velero";
+
+async fn velero_stand_in(plane: &ControlPlane) -> Result<StandIn, String> {
+    let client = plane.client().await.map_err(|e| e.to_string())?;
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": VELERO_NAMESPACE}}))
+            .map_err(|e| e.to_string())?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(StandIn::start(client, VELERO_NAMESPACE))
+}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
@@ -23,6 +42,13 @@ async fn main() -> ExitCode {
         Ok(plane) => plane,
         Err(e) => {
             eprintln!("vrg-testenv: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let _stand_in = match velero_stand_in(&plane).await {
+        Ok(stand_in) => stand_in,
+        Err(e) => {
+            eprintln!("vrg-testenv: starting the Velero stand-in: {e}");
             return ExitCode::from(1);
         }
     };

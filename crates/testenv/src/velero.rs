@@ -1,23 +1,26 @@
-//! A test double for Velero's *controller* only: it moves Backup and Restore phases and serves
-//! DeleteBackupRequests in one namespace. The API server, watches and status writes are real.
+//! A stand-in for the Velero *server*: it moves Backup and Restore phases and serves
+//! DeleteBackupRequests in one namespace, so captures and recoveries complete without a real
+//! Velero and object store. Tests use it to play Velero's part; `vrg-testenv serve` runs it for
+//! the local dev cluster. It is no backup tool: nothing is stored anywhere.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use serde_json::json;
-use vrg_operator::api::velero::{Backup, DeleteBackupRequest, Restore};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use serde_json::{Value, json};
 
-/// What the driver does with new objects.
+/// What the stand-in does with new objects.
 #[derive(Default)]
 pub struct Behaviour {
-    /// Backups whose `group` label is in this set end `PartiallyFailed`.
+    /// Backups whose group label is in this set end `PartiallyFailed`.
     pub failing_groups: BTreeSet<String>,
     /// Hold every object in `InProgress` until this is false again.
     pub hold: bool,
-    /// Backups of these groups fail once as Velero fails in-progress backups when its server
-    /// restarts; their retries complete.
+    /// Backups of these groups fail once, as Velero fails in-progress backups when its server
+    /// restarts; their retries (names with `-r1-`) complete.
     pub server_restart_groups: BTreeSet<String>,
 }
 
@@ -25,20 +28,27 @@ pub struct Behaviour {
 pub const SERVER_RESTART_REASON: &str =
     "found a backup with status \"InProgress\" during the server starting, mark it as \"Failed\"";
 
-pub struct VeleroDriver {
+const GROUP_LABEL: &str = "vrg.ramendr.openshift.io/group";
+
+/// A running stand-in; stops when dropped.
+pub struct StandIn {
     pub behaviour: Arc<Mutex<Behaviour>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for VeleroDriver {
+impl Drop for StandIn {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-const GROUP_LABEL: &str = "vrg.ramendr.openshift.io/group";
+fn api(client: &kube::Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("velero.io", "v1", kind));
+    Api::namespaced_with(client.clone(), ns, &resource)
+}
 
-impl VeleroDriver {
+impl StandIn {
+    /// Starts serving `namespace` on the current tokio runtime.
     pub fn start(client: kube::Client, namespace: &str) -> Self {
         let behaviour = Arc::new(Mutex::new(Behaviour::default()));
         let shared = behaviour.clone();
@@ -53,16 +63,32 @@ impl VeleroDriver {
     }
 }
 
+fn phase(object: &DynamicObject) -> Option<&str> {
+    object.data.get("status")?.get("phase")?.as_str()
+}
+
+async fn set_status(
+    api: &Api<DynamicObject>,
+    name: &str,
+    status: Value,
+) -> Result<(), kube::Error> {
+    // Velero's CRDs have no status subresource: the status is part of the object.
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "status": status })),
+    )
+    .await
+    .map(|_| ())
+}
+
 async fn tick(
     client: &kube::Client,
     ns: &str,
     behaviour: &Mutex<Behaviour>,
 ) -> Result<(), kube::Error> {
-    let backups: Api<Backup> = Api::namespaced(client.clone(), ns);
-    let restores: Api<Restore> = Api::namespaced(client.clone(), ns);
-    let requests: Api<DeleteBackupRequest> = Api::namespaced(client.clone(), ns);
     let (hold, failing, restarting) = {
-        let b = behaviour.lock().unwrap();
+        let b = behaviour.lock().unwrap_or_else(|e| e.into_inner());
         (
             b.hold,
             b.failing_groups.clone(),
@@ -70,13 +96,9 @@ async fn tick(
         )
     };
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let backups = api(client, ns, "Backup");
     for backup in backups.list(&ListParams::default()).await?.items {
         let name = backup.metadata.name.clone().unwrap_or_default();
-        let phase = backup
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.as_ref())
-            .map(|p| p.as_str().to_owned());
         let group = backup
             .metadata
             .labels
@@ -84,7 +106,7 @@ async fn tick(
             .and_then(|l| l.get(GROUP_LABEL))
             .cloned()
             .unwrap_or_default();
-        let status = match phase.as_deref() {
+        let status = match phase(&backup) {
             None => json!({"phase": "InProgress", "startTimestamp": now}),
             Some("InProgress") if hold => continue,
             Some("InProgress") if restarting.contains(&group) && !name.contains("-r1-") => {
@@ -96,39 +118,29 @@ async fn tick(
             Some("InProgress") => json!({"phase": "Completed", "completionTimestamp": now}),
             _ => continue,
         };
-        backups
-            .patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"status": status})),
-            )
-            .await?;
+        set_status(&backups, &name, status).await?;
     }
+    let restores = api(client, ns, "Restore");
     for restore in restores.list(&ListParams::default()).await?.items {
         let name = restore.metadata.name.clone().unwrap_or_default();
-        let phase = restore
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.as_ref())
-            .map(|p| p.as_str().to_owned());
-        let status = match phase.as_deref() {
-            None => json!({"phase": "InProgress"}),
+        let status = match phase(&restore) {
+            None => json!({"phase": "InProgress", "startTimestamp": now}),
             Some("InProgress") if hold => continue,
-            Some("InProgress") => json!({"phase": "Completed"}),
+            Some("InProgress") => json!({"phase": "Completed", "completionTimestamp": now}),
             _ => continue,
         };
-        restores
-            .patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&json!({"status": status})),
-            )
-            .await?;
+        set_status(&restores, &name, status).await?;
     }
+    let requests = api(client, ns, "DeleteBackupRequest");
     for request in requests.list(&ListParams::default()).await?.items {
-        let _ = backups
-            .delete(&request.spec.backup_name, &DeleteParams::default())
-            .await;
+        if let Some(backup) = request
+            .data
+            .get("spec")
+            .and_then(|s| s.get("backupName"))
+            .and_then(Value::as_str)
+        {
+            let _ = backups.delete(backup, &DeleteParams::default()).await;
+        }
         let _ = requests
             .delete(
                 &request.metadata.name.clone().unwrap_or_default(),
