@@ -83,53 +83,26 @@ async fn observe(
     for i in steps {
         let observation = match &workflow.steps[i].action {
             PlanAction::Backup { .. } => {
-                if backups.is_none() {
-                    let list = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace)
-                        .list(&selector)
-                        .await?;
-                    backups = Some(
-                        list.items
-                            .into_iter()
-                            .map(|b| (b.metadata.name.clone().unwrap_or_default(), b))
-                            .collect(),
-                    );
-                }
-                let found = backups.as_ref().expect("listed above");
                 let ids = step_objects(owner, plan, workflow, run, i);
-                Observation::Velero(
-                    ids.iter()
-                        .map(|id| {
-                            found
-                                .get(&id.name())
-                                .map(|b| ObjectProgress::from(velero::phase::backup_progress(b)))
-                        })
-                        .collect(),
+                objects(
+                    ctx,
+                    &selector,
+                    &mut backups,
+                    &ids,
+                    velero::phase::backup_progress,
                 )
+                .await?
             }
             PlanAction::Restore { .. } => {
-                if restores.is_none() {
-                    let list =
-                        Api::<Restore>::namespaced(ctx.client.clone(), &ctx.velero_namespace)
-                            .list(&selector)
-                            .await?;
-                    restores = Some(
-                        list.items
-                            .into_iter()
-                            .map(|r| (r.metadata.name.clone().unwrap_or_default(), r))
-                            .collect(),
-                    );
-                }
-                let found = restores.as_ref().expect("listed above");
                 let ids = step_objects(owner, plan, workflow, run, i);
-                Observation::Velero(
-                    ids.iter()
-                        .map(|id| {
-                            found
-                                .get(&id.name())
-                                .map(|r| ObjectProgress::from(velero::phase::restore_progress(r)))
-                        })
-                        .collect(),
+                objects(
+                    ctx,
+                    &selector,
+                    &mut restores,
+                    &ids,
+                    velero::phase::restore_progress,
                 )
+                .await?
             }
             PlanAction::Exec(_) | PlanAction::Check(_) => Observation::Hook(
                 ctx.hooks
@@ -144,6 +117,44 @@ async fn observe(
         observed.inverses.insert(i, observation);
     }
     Ok(observed)
+}
+
+/// The progress of each object of `ids`, from the VRG's objects of kind `K` (listed at most once
+/// per pass, into `listed`).
+async fn objects<K>(
+    ctx: &Context,
+    selector: &ListParams,
+    listed: &mut Option<BTreeMap<String, K>>,
+    ids: &[ObjectIdentity],
+    progress: fn(&K) -> velero::Progress,
+) -> Result<Observation, Error>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    if listed.is_none() {
+        let list = Api::<K>::namespaced(ctx.client.clone(), &ctx.velero_namespace)
+            .list(selector)
+            .await?;
+        *listed = Some(
+            list.items
+                .into_iter()
+                .map(|o| (o.meta().name.clone().unwrap_or_default(), o))
+                .collect(),
+        );
+    }
+    let found = listed.as_ref().expect("listed above");
+    Ok(Observation::Velero(
+        ids.iter()
+            .map(|id| {
+                found
+                    .get(&id.name())
+                    .map(|o| ObjectProgress::from(progress(o)))
+            })
+            .collect(),
+    ))
 }
 
 /// One pass: observe, decide, act. Returns the engine's answer with object names recorded.
