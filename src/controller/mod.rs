@@ -2,9 +2,11 @@
 //! Velero objects (mapped back to their VRG by labels, since they live in Velero's namespace),
 //! and reconciles each VRG. See `reconcile` for what one reconcile does.
 
+mod capture;
 mod context;
 mod drive;
 mod error;
+mod events;
 pub mod hooks;
 mod reconcile;
 mod recover;

@@ -4,38 +4,31 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event, finalizer};
-use kube::{Resource, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::drive::{self, Owner};
+use super::capture::{capture, rotate};
+use super::drive::Owner;
+use super::events::publish;
 use super::recover;
-use super::status::{self, CLUSTER_DATA_PROTECTED, RECIPE_READY};
+use super::status::{self, RECIPE_READY};
 use super::{Context, Error};
 use crate::api::Recipe;
-use crate::api::progress::{RunPhase, StepPhase, WorkflowRun};
-use crate::api::velero::{Backup, DeleteBackupRequest, Restore};
-use crate::api::vrg::{
-    CaptureIdentifier, KubeObjectProtectionStatus, ReplicationState, VolumeReplicationGroup,
-    VolumeReplicationGroupStatus,
-};
-use crate::engine::schedule::{self, Schedule};
-use crate::engine::{self};
-use crate::recipe::{self, Loaded, Plan};
+use crate::api::velero::Restore;
+use crate::api::vrg::{ReplicationState, VolumeReplicationGroup};
+use crate::recipe::{self, Loaded};
 use crate::velero;
 
 /// Our finalizer: Velero objects live in another namespace, so owner references cannot clean them.
 pub const FINALIZER: &str = "ramendr.openshift.io/vrg-operator";
 /// Annotation asking for an immediate capture (any value).
 pub const CAPTURE_NOW: &str = "ramendr.openshift.io/capture-now";
-/// How often a running workflow is looked at even without news (watches normally wake it sooner).
-const RUNNING_RECHECK: Duration = Duration::from_secs(60);
 
 pub async fn reconcile(
     vrg: Arc<VolumeReplicationGroup>,
@@ -190,283 +183,6 @@ fn state(vrg: &VolumeReplicationGroup) -> String {
     match vrg.spec.replication_state {
         ReplicationState::Primary => "Primary".into(),
         ReplicationState::Secondary => "Secondary".into(),
-    }
-}
-
-/// The capture schedule: start a capture when due, drive the running one, rotate old captures.
-async fn capture(
-    vrg: &VolumeReplicationGroup,
-    ctx: &Context,
-    api: &Api<VolumeReplicationGroup>,
-    plan: &Plan,
-    status: &mut VolumeReplicationGroupStatus,
-    now: Timestamp,
-) -> Result<Requeue, Error> {
-    let generation = vrg.metadata.generation.unwrap_or_default();
-    let Some(workflow) = &plan.backup else {
-        status::set(
-            status,
-            CLUSTER_DATA_PROTECTED,
-            false,
-            "NoBackupWorkflow",
-            &format!(
-                "the {} has no backup workflow: nothing is captured",
-                plan.source
-            ),
-            generation,
-            now,
-        );
-        return Ok(Requeue::await_change());
-    };
-    let kop = status
-        .kube_object_protection
-        .get_or_insert_with(KubeObjectProtectionStatus::default);
-    let capture_now = vrg.annotations().contains_key(CAPTURE_NOW);
-    let run = match schedule::capture(kop.run.as_ref(), plan.capture_interval, capture_now, now) {
-        Schedule::Wait(wait) => return Ok(Requeue::requeue(wait)),
-        Schedule::Continue => kop.run.clone().expect("Continue means a run exists"),
-        Schedule::Start { number } => {
-            // Never reuse a number: after a failover the other cluster's captures, synced here by
-            // Velero, carry the names this VRG's capture of that number would get.
-            let number = number.max(newest_capture_seen(ctx, vrg).await? + 1);
-            if capture_now {
-                // Consumed: the annotation asks for one capture, not one per reconcile.
-                let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: null}}});
-                api.patch(
-                    &vrg.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await?;
-            }
-            publish(
-                ctx,
-                vrg,
-                EventType::Normal,
-                "CaptureStarted",
-                &format!("capture {number} started"),
-            )
-            .await;
-            engine::start(workflow, format!("backup-{number}"), number, now)
-        }
-    };
-    let owner = Owner {
-        namespace: &vrg.namespace().unwrap_or_default(),
-        name: &vrg.name_any(),
-    };
-    let next = drive::step(ctx, &owner, plan, workflow, &run, &BTreeMap::new(), now).await?;
-    events_for(ctx, vrg, &run, &next.run).await;
-    let kop = status
-        .kube_object_protection
-        .get_or_insert_with(KubeObjectProtectionStatus::default);
-    kop.current_step = current_step(&next.run);
-    let finished = next.run.phase != RunPhase::Running;
-    if next.run.phase == RunPhase::Succeeded || next.run.phase == RunPhase::PartiallySucceeded {
-        kop.capture_to_recover_from = Some(CaptureIdentifier {
-            number: next.run.capture,
-            start_time: Some(next.run.start_time.clone()),
-            end_time: next.run.end_time.clone(),
-            start_generation: Some(generation),
-        });
-    }
-    let protected = kop.capture_to_recover_from.clone();
-    kop.run = Some(next.run.clone());
-    status::hooks(status, &next.run, generation, now);
-    match (next.run.phase, &protected) {
-        (RunPhase::Running, None) => status::set(
-            status,
-            CLUSTER_DATA_PROTECTED,
-            false,
-            "Uploading",
-            &format!("capture {} in progress", next.run.capture),
-            generation,
-            now,
-        ),
-        (RunPhase::Running, Some(_)) => {}
-        (RunPhase::Succeeded | RunPhase::PartiallySucceeded, Some(c)) => {
-            let message = match &next.run.message {
-                Some(m) => format!(
-                    "capture {} completed with tolerated failures: {m}",
-                    c.number
-                ),
-                None => format!("capture {} completed", c.number),
-            };
-            status::set(
-                status,
-                CLUSTER_DATA_PROTECTED,
-                true,
-                "Uploaded",
-                &message,
-                generation,
-                now,
-            );
-        }
-        _ => {
-            let message = format!(
-                "capture {} failed: {}",
-                next.run.capture,
-                next.run.message.clone().unwrap_or_default()
-            );
-            status::set(
-                status,
-                CLUSTER_DATA_PROTECTED,
-                false,
-                "KubeObjectsCaptureError",
-                &message,
-                generation,
-                now,
-            );
-        }
-    }
-    if finished {
-        if let Some(c) = &protected {
-            rotate(ctx, &owner, c.number).await?;
-        }
-        let wait = match schedule::capture(Some(&next.run), plan.capture_interval, false, now) {
-            Schedule::Wait(wait) => wait,
-            _ => Duration::ZERO,
-        };
-        return Ok(Requeue::requeue(wait.max(Duration::from_millis(1))));
-    }
-    Ok(Requeue::requeue(
-        next.wake_after
-            .unwrap_or(RUNNING_RECHECK)
-            .min(RUNNING_RECHECK),
-    ))
-}
-
-/// The highest capture number among this VRG's Backups in the cluster (0 if none).
-async fn newest_capture_seen(ctx: &Context, vrg: &VolumeReplicationGroup) -> Result<i64, Error> {
-    let backups = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
-    let selector = ListParams::default().labels(&velero::names::vrg_selector(
-        &vrg.namespace().unwrap_or_default(),
-        &vrg.name_any(),
-    ));
-    let list = backups.list(&selector).await?;
-    Ok(list
-        .items
-        .iter()
-        .filter_map(|b| velero::names::capture_of(b.labels()))
-        .map(|c| c.number)
-        .max()
-        .unwrap_or(0))
-}
-
-/// After capture `latest` completed, asks Velero to delete every older capture of the VRG.
-async fn rotate(ctx: &Context, owner: &Owner<'_>, latest: i64) -> Result<(), Error> {
-    let backups = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
-    let requests =
-        Api::<DeleteBackupRequest>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
-    let selector =
-        ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
-    for backup in backups.list(&selector).await?.items {
-        let labels = backup.labels().clone();
-        let Some(capture) = velero::names::capture_of(&labels) else {
-            continue;
-        };
-        if capture.number >= latest {
-            continue;
-        }
-        let name = backup.name_any();
-        let request = velero::spec::delete_request(&name, &labels, &ctx.velero_namespace);
-        match requests.create(&PostParams::default(), &request).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 409 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-/// `backup-3 step 2/5: hook db/quiesce` while a run is in progress.
-pub(super) fn current_step(run: &WorkflowRun) -> Option<String> {
-    if run.phase != RunPhase::Running {
-        return None;
-    }
-    let i = run
-        .steps
-        .iter()
-        .position(|s| s.phase == StepPhase::Running)?;
-    Some(format!(
-        "{} step {}/{}: {}",
-        run.id,
-        i + 1,
-        run.steps.len(),
-        run.steps[i].name
-    ))
-}
-
-/// An Event for every step that started, finished or failed between `before` and `after`.
-pub(super) async fn events_for(
-    ctx: &Context,
-    vrg: &VolumeReplicationGroup,
-    before: &WorkflowRun,
-    after: &WorkflowRun,
-) {
-    for (old, new) in before.steps.iter().zip(&after.steps) {
-        if old.phase == new.phase && old.attempt == new.attempt {
-            continue;
-        }
-        let (kind, reason) = match new.phase {
-            StepPhase::Running => (EventType::Normal, "StepStarted"),
-            StepPhase::Succeeded => (EventType::Normal, "StepSucceeded"),
-            StepPhase::Failed => (EventType::Warning, "StepFailed"),
-            StepPhase::Skipped | StepPhase::Pending => continue,
-        };
-        let detail = new
-            .message
-            .as_deref()
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
-        publish(
-            ctx,
-            vrg,
-            kind,
-            reason,
-            &format!(
-                "{} {} (attempt {}){detail}",
-                after.id, new.name, new.attempt
-            ),
-        )
-        .await;
-    }
-    if before.phase == RunPhase::Running && after.phase != RunPhase::Running {
-        let kind = if after.phase == RunPhase::Failed {
-            EventType::Warning
-        } else {
-            EventType::Normal
-        };
-        let message = format!(
-            "{} {:?}{}",
-            after.id,
-            after.phase,
-            after
-                .message
-                .as_deref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        );
-        publish(ctx, vrg, kind, "WorkflowFinished", &message).await;
-    }
-}
-
-/// Publishes an Event on the VRG; a failure to publish is logged, never fatal.
-pub async fn publish(
-    ctx: &Context,
-    vrg: &VolumeReplicationGroup,
-    type_: EventType,
-    reason: &str,
-    note: &str,
-) {
-    let event = KubeEvent {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(status::truncate(note, 1000)),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &vrg.object_ref(&())).await {
-        tracing::warn!(vrg = %vrg.name_any(), error = %e, "cannot publish event");
     }
 }
 

@@ -12,7 +12,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::EventType;
 
 use super::drive::{self, Owner};
-use super::reconcile::publish;
+use super::events::{events_for, publish};
 use super::status::{self, KUBE_OBJECTS_READY};
 use super::{Context, Error};
 use crate::api::progress::RunPhase;
@@ -174,11 +174,11 @@ pub async fn recover(
         return Ok(Some(Requeue::await_change()));
     }
     let next = drive::step(ctx, &owner, plan, workflow, &run, &source, now).await?;
-    super::reconcile::events_for(ctx, vrg, &run, &next.run).await;
+    events_for(ctx, vrg, &run, &next.run).await;
     let kop = status
         .kube_object_protection
         .get_or_insert_with(KubeObjectProtectionStatus::default);
-    kop.current_step = super::reconcile::current_step(&next.run);
+    kop.current_step = super::capture::current_step(&next.run);
     kop.run = Some(next.run.clone());
     status::hooks(status, &next.run, generation, now);
     match next.run.phase {

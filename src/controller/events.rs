@@ -1,0 +1,85 @@
+//! Events on the VRG: one per step transition and per workflow end, so `kubectl describe vrg`
+//! tells the story of each run.
+
+use kube::Resource;
+use kube::ResourceExt;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+
+use super::Context;
+use super::status;
+use crate::api::progress::{RunPhase, StepPhase, WorkflowRun};
+use crate::api::vrg::VolumeReplicationGroup;
+
+/// An Event for every step that started, finished or failed between `before` and `after`.
+pub(super) async fn events_for(
+    ctx: &Context,
+    vrg: &VolumeReplicationGroup,
+    before: &WorkflowRun,
+    after: &WorkflowRun,
+) {
+    for (old, new) in before.steps.iter().zip(&after.steps) {
+        if old.phase == new.phase && old.attempt == new.attempt {
+            continue;
+        }
+        let (kind, reason) = match new.phase {
+            StepPhase::Running => (EventType::Normal, "StepStarted"),
+            StepPhase::Succeeded => (EventType::Normal, "StepSucceeded"),
+            StepPhase::Failed => (EventType::Warning, "StepFailed"),
+            StepPhase::Skipped | StepPhase::Pending => continue,
+        };
+        let detail = new
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        publish(
+            ctx,
+            vrg,
+            kind,
+            reason,
+            &format!(
+                "{} {} (attempt {}){detail}",
+                after.id, new.name, new.attempt
+            ),
+        )
+        .await;
+    }
+    if before.phase == RunPhase::Running && after.phase != RunPhase::Running {
+        let kind = if after.phase == RunPhase::Failed {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        let message = format!(
+            "{} {:?}{}",
+            after.id,
+            after.phase,
+            after
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        );
+        publish(ctx, vrg, kind, "WorkflowFinished", &message).await;
+    }
+}
+
+/// Publishes an Event on the VRG; a failure to publish is logged, never fatal.
+pub async fn publish(
+    ctx: &Context,
+    vrg: &VolumeReplicationGroup,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
+    let event = KubeEvent {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(status::truncate(note, 1000)),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &vrg.object_ref(&())).await {
+        tracing::warn!(vrg = %vrg.name_any(), error = %e, "cannot publish event");
+    }
+}
