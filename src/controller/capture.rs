@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::EventType;
 use serde_json::json;
@@ -16,7 +16,7 @@ use super::events::{events_for, publish};
 use super::status::{self, CLUSTER_DATA_PROTECTED};
 use super::{CAPTURE_NOW, Context, Error};
 use crate::api::progress::{RunPhase, StepPhase, WorkflowRun};
-use crate::api::velero::{Backup, DeleteBackupRequest};
+use crate::api::velero::DeleteBackupRequest;
 use crate::api::vrg::{
     CaptureIdentifier, KubeObjectProtectionStatus, VolumeReplicationGroup,
     VolumeReplicationGroupStatus,
@@ -173,15 +173,11 @@ pub(super) async fn capture(
 
 /// The highest capture number among this VRG's Backups in the cluster (0 if none).
 async fn newest_capture_seen(ctx: &Context, vrg: &VolumeReplicationGroup) -> Result<i64, Error> {
-    let backups = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
-    let selector = ListParams::default().labels(&velero::names::vrg_selector(
-        &vrg.namespace().unwrap_or_default(),
-        &vrg.name_any(),
-    ));
-    let list = backups.list(&selector).await?;
-    Ok(list
-        .items
-        .iter()
+    let backups = ctx
+        .velero
+        .backups_of(&vrg.namespace().unwrap_or_default(), &vrg.name_any());
+    Ok(backups
+        .values()
         .filter_map(|b| velero::names::capture_of(b.labels()))
         .map(|c| c.number)
         .max()
@@ -190,12 +186,13 @@ async fn newest_capture_seen(ctx: &Context, vrg: &VolumeReplicationGroup) -> Res
 
 /// After capture `latest` completed, asks Velero to delete every older capture of the VRG.
 pub(super) async fn rotate(ctx: &Context, owner: &Owner<'_>, latest: i64) -> Result<(), Error> {
-    let backups = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
     let requests =
         Api::<DeleteBackupRequest>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
-    let selector =
-        ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
-    for backup in backups.list(&selector).await?.items {
+    for backup in ctx
+        .velero
+        .backups_of(owner.namespace, owner.name)
+        .into_values()
+    {
         let labels = backup.labels().clone();
         let Some(capture) = velero::names::capture_of(&labels) else {
             continue;

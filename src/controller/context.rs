@@ -16,6 +16,8 @@ pub struct Context {
     pub velero_namespace: String,
     pub hooks: Arc<dyn HookRunner>,
     pub on_delete: super::OnDelete,
+    /// Our Backups and Restores, as watched.
+    pub velero: super::cache::VeleroCache,
     pub recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -31,6 +33,7 @@ impl Context {
         velero_namespace: String,
         hooks: Arc<dyn HookRunner>,
         on_delete: super::OnDelete,
+        velero: super::cache::VeleroCache,
     ) -> Self {
         let reporter = Reporter {
             controller: "vrg-operator".into(),
@@ -43,6 +46,7 @@ impl Context {
             velero_namespace,
             hooks,
             on_delete,
+            velero,
             failures: Mutex::new(HashMap::new()),
         }
     }

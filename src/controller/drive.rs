@@ -3,9 +3,10 @@
 //! deterministic and an existing object is taken as created.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 
 use super::hooks::HookKey;
 use super::{Context, Error};
@@ -76,33 +77,17 @@ async fn observe(
         steps: BTreeMap::new(),
         inverses: BTreeMap::new(),
     };
-    let selector =
-        ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
-    let mut backups: Option<BTreeMap<String, Backup>> = None;
-    let mut restores: Option<BTreeMap<String, Restore>> = None;
+    let backups = ctx.velero.backups_of(owner.namespace, owner.name);
+    let restores = ctx.velero.restores_of(owner.namespace, owner.name);
     for i in steps {
         let observation = match &workflow.steps[i].action {
             PlanAction::Backup { .. } => {
                 let ids = step_objects(owner, plan, workflow, run, i);
-                objects(
-                    ctx,
-                    &selector,
-                    &mut backups,
-                    &ids,
-                    velero::phase::backup_progress,
-                )
-                .await?
+                objects(&backups, &ids, velero::phase::backup_progress)
             }
             PlanAction::Restore { .. } => {
                 let ids = step_objects(owner, plan, workflow, run, i);
-                objects(
-                    ctx,
-                    &selector,
-                    &mut restores,
-                    &ids,
-                    velero::phase::restore_progress,
-                )
-                .await?
+                objects(&restores, &ids, velero::phase::restore_progress)
             }
             PlanAction::Exec(_) | PlanAction::Check(_) => Observation::Hook(
                 ctx.hooks
@@ -119,34 +104,13 @@ async fn observe(
     Ok(observed)
 }
 
-/// The progress of each object of `ids`, from the VRG's objects of kind `K` (listed at most once
-/// per pass, into `listed`).
-async fn objects<K>(
-    ctx: &Context,
-    selector: &ListParams,
-    listed: &mut Option<BTreeMap<String, K>>,
+/// The progress of each object of `ids` among `found` (the VRG's objects of one kind).
+fn objects<K>(
+    found: &BTreeMap<String, Arc<K>>,
     ids: &[ObjectIdentity],
     progress: fn(&K) -> velero::Progress,
-) -> Result<Observation, Error>
-where
-    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug,
-{
-    if listed.is_none() {
-        let list = Api::<K>::namespaced(ctx.client.clone(), &ctx.velero_namespace)
-            .list(selector)
-            .await?;
-        *listed = Some(
-            list.items
-                .into_iter()
-                .map(|o| (o.meta().name.clone().unwrap_or_default(), o))
-                .collect(),
-        );
-    }
-    let found = listed.as_ref().expect("listed above");
-    Ok(Observation::Velero(
+) -> Observation {
+    Observation::Velero(
         ids.iter()
             .map(|id| {
                 found
@@ -154,7 +118,7 @@ where
                     .map(|o| ObjectProgress::from(progress(o)))
             })
             .collect(),
-    ))
+    )
 }
 
 /// One pass: observe, decide, act. Returns the engine's answer with object names recorded.

@@ -2,6 +2,7 @@
 //! Velero objects (mapped back to their VRG by labels, since they live in Velero's namespace),
 //! and reconciles each VRG. See `reconcile` for what one reconcile does.
 
+mod cache;
 mod capture;
 mod context;
 mod drive;
@@ -69,12 +70,14 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         watch_namespace,
         on_delete,
     } = options;
+    let velero = cache::VeleroCache::start(&client, &velero_namespace).await;
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
         velero_namespace.clone(),
         Arc::new(hooks::NotImplemented),
         on_delete,
+        velero,
     ));
     let managed = watcher::Config::default().labels(crate::velero::names::MANAGED_SELECTOR);
     let vrg_api = match &watch_namespace {

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::EventType;
 
@@ -16,7 +15,6 @@ use super::events::{events_for, publish};
 use super::status::{self, KUBE_OBJECTS_READY};
 use super::{Context, Error};
 use crate::api::progress::RunPhase;
-use crate::api::velero::Backup;
 use crate::api::vrg::{
     KubeObjectProtectionStatus, VolumeReplicationGroup, VolumeReplicationGroupStatus,
 };
@@ -53,11 +51,12 @@ async fn seen_backups(
     groups: &[String],
     profiles: &[String],
 ) -> Result<Vec<SeenBackup>, Error> {
-    let api = Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
-    let selector =
-        ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
     let mut seen = vec![];
-    for backup in api.list(&selector).await?.items {
+    for backup in ctx
+        .velero
+        .backups_of(owner.namespace, owner.name)
+        .into_values()
+    {
         let Some(capture) = velero::names::capture_of(backup.labels()) else {
             continue;
         };
