@@ -26,9 +26,6 @@ use crate::engine::{self};
 use crate::recipe::Plan;
 use crate::velero;
 
-/// How often a running workflow is looked at even without news (watches normally wake it sooner).
-const RUNNING_RECHECK: Duration = Duration::from_secs(60);
-
 /// The capture schedule: start a capture when due, drive the running one, rotate old captures.
 pub(super) async fn capture(
     vrg: &VolumeReplicationGroup,
@@ -164,11 +161,11 @@ pub(super) async fn capture(
         };
         return Ok(Requeue::requeue(wait.max(Duration::from_millis(1))));
     }
-    Ok(Requeue::requeue(
-        next.wake_after
-            .unwrap_or(RUNNING_RECHECK)
-            .min(RUNNING_RECHECK),
-    ))
+    Ok(Requeue::requeue(drive::recheck(
+        workflow,
+        &next.run,
+        next.wake_after,
+    )))
 }
 
 /// The highest capture number among this VRG's Backups in the cluster (0 if none).

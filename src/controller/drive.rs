@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
@@ -200,3 +201,30 @@ where
         Err(e) => Err(e.into()),
     }
 }
+
+/// How long to wait before looking at a running run again without news: hook tasks are polled
+/// (their results live in memory), Velero objects wake the VRG through watches.
+pub fn recheck(
+    workflow: &WorkflowPlan,
+    run: &WorkflowRun,
+    wake_after: Option<Duration>,
+) -> Duration {
+    let hook_running = run.steps.iter().zip(&workflow.steps).any(|(s, p)| {
+        (s.phase == crate::api::progress::StepPhase::Running
+            && matches!(p.action, PlanAction::Exec(_) | PlanAction::Check(_)))
+            || s.inverse
+                .as_ref()
+                .is_some_and(|i| i.phase == crate::api::progress::StepPhase::Running)
+    });
+    let ceiling = if hook_running {
+        HOOK_POLL
+    } else {
+        RUNNING_RECHECK
+    };
+    wake_after.unwrap_or(ceiling).min(ceiling)
+}
+
+/// How often a running hook task is looked at.
+const HOOK_POLL: Duration = Duration::from_millis(500);
+/// How often a running workflow is looked at even without news (watches normally wake it sooner).
+const RUNNING_RECHECK: Duration = Duration::from_secs(60);

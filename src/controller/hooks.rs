@@ -1,6 +1,5 @@
 //! The seam between the engine and hook execution: exec and check steps are started and observed
-//! through [`HookRunner`]. Until pod exec and condition checks are implemented, every hook step
-//! fails with a reason that says so: a hook is never reported as success without having run.
+//! through [`HookRunner`], so the engine and its tests never depend on how hooks run.
 
 use crate::engine::HookObservation;
 use crate::recipe::plan::Step;
@@ -22,22 +21,4 @@ pub trait HookRunner: Send + Sync {
     fn start(&self, key: HookKey, step: &Step);
     /// How the task for `key` is doing; `NotRunning` if there is none (e.g. after a restart).
     fn observe(&self, key: &HookKey) -> HookObservation;
-}
-
-/// The runner of this version: hook steps fail, saying why.
-pub struct NotImplemented;
-
-/// What a hook step reports until hooks are implemented.
-pub const NOT_IMPLEMENTED: &str = "exec and check hooks are not implemented in this version of vrg-operator; the step did not run";
-
-impl HookRunner for NotImplemented {
-    fn start(&self, _: HookKey, _: &Step) {}
-
-    fn observe(&self, _: &HookKey) -> HookObservation {
-        HookObservation::Finished {
-            ok: false,
-            message: NOT_IMPLEMENTED.to_owned(),
-            results: vec![],
-        }
-    }
 }

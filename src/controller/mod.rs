@@ -8,6 +8,7 @@ mod context;
 mod drive;
 mod error;
 mod events;
+pub mod exec;
 pub mod hooks;
 mod reconcile;
 mod recover;
@@ -75,7 +76,9 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         client.clone(),
         settings,
         velero_namespace.clone(),
-        Arc::new(hooks::NotImplemented),
+        Arc::new(exec::SharedExecRunner(exec::ExecRunner::new(
+            client.clone(),
+        ))),
         on_delete,
         velero,
     ));

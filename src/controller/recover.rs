@@ -191,11 +191,11 @@ pub async fn recover(
                 generation,
                 now,
             );
-            Ok(Some(Requeue::requeue(
-                next.wake_after
-                    .unwrap_or(Duration::from_secs(60))
-                    .min(Duration::from_secs(60)),
-            )))
+            Ok(Some(Requeue::requeue(drive::recheck(
+                workflow,
+                &next.run,
+                next.wake_after,
+            ))))
         }
         RunPhase::Succeeded | RunPhase::PartiallySucceeded => {
             let detail = next

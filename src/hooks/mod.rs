@@ -6,3 +6,4 @@
 pub mod command;
 pub mod condition;
 pub mod exit_status;
+pub mod select;

@@ -1,0 +1,430 @@
+//! The hook runner: exec ops through the pod `exec` API and check conditions against objects, each
+//! in a task of its own so that reconcile never waits on them. A task's result stays here until
+//! the engine has recorded it; after an operator restart no task exists, and the engine reruns the
+//! op as a new, visible attempt.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ApiResource, AttachParams, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
+
+use super::hooks::{HookKey, HookRunner};
+use crate::api::progress::HookResult;
+use crate::engine::HookObservation;
+use crate::hooks::exit_status::ExitStatus;
+use crate::hooks::select::{self, Choice, Owner};
+use crate::recipe::model::SelectResource;
+use crate::recipe::plan::{Action, CheckStep, ExecStep, Step, Target};
+
+/// Output kept per stream in status (the rest is cut: status must stay small).
+pub const OUTPUT_LIMIT: usize = 2048;
+/// How often a check is re-evaluated, and a restore hook looks for Running pods.
+const POLL: Duration = Duration::from_secs(1);
+
+type Outcome = (bool, String, Vec<HookResult>);
+
+pub struct ExecRunner {
+    client: kube::Client,
+    tasks: Mutex<HashMap<HookKey, Option<Outcome>>>,
+}
+
+impl ExecRunner {
+    pub fn new(client: kube::Client) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            tasks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn finish(self: &Arc<Self>, key: &HookKey, outcome: Outcome) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), Some(outcome));
+    }
+}
+
+/// Starting needs the runner as an `Arc` (the task keeps it); [`HookRunner`] is implemented on it.
+pub struct SharedExecRunner(pub Arc<ExecRunner>);
+
+impl HookRunner for SharedExecRunner {
+    fn start(&self, key: HookKey, step: &Step) {
+        let runner = self.0.clone();
+        {
+            let mut tasks = runner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if tasks.contains_key(&key) {
+                return;
+            }
+            // Results of this VRG's earlier runs are no longer needed.
+            tasks.retain(|k, _| {
+                k.vrg_namespace != key.vrg_namespace
+                    || k.vrg_name != key.vrg_name
+                    || k.run_id == key.run_id
+            });
+            tasks.insert(key.clone(), None);
+        }
+        let step = step.clone();
+        tokio::spawn(async move {
+            let outcome = run(&runner.client, &step, key.inverse).await;
+            runner.finish(&key, outcome);
+        });
+    }
+
+    fn observe(&self, key: &HookKey) -> HookObservation {
+        match self
+            .0
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+        {
+            None => HookObservation::NotRunning,
+            Some(None) => HookObservation::Running,
+            Some(Some((ok, message, results))) => HookObservation::Finished {
+                ok: *ok,
+                message: message.clone(),
+                results: results.clone(),
+            },
+        }
+    }
+}
+
+async fn run(client: &kube::Client, step: &Step, inverse: bool) -> Outcome {
+    let deadline = Instant::now() + step.timeout;
+    match &step.action {
+        Action::Exec(exec) => exec_step(client, exec, inverse, deadline).await,
+        Action::Check(check) => check_step(client, check, deadline).await,
+        Action::Backup { .. } | Action::Restore { .. } => (false, "not a hook step".into(), vec![]),
+    }
+}
+
+fn cut(s: &str) -> String {
+    super::status::truncate(s, OUTPUT_LIMIT)
+}
+
+/// The pods of `target` to exec into, from a fresh read of the namespace.
+async fn choices(
+    client: &kube::Client,
+    target: &Target,
+    container: Option<&str>,
+    single: bool,
+) -> Result<Vec<Choice>, kube::Error> {
+    let ns = &target.namespace;
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let owners =
+        |metas: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>| -> Vec<Owner> {
+            metas
+                .into_iter()
+                .map(|meta| Owner {
+                    owned_by: meta
+                        .owner_references
+                        .iter()
+                        .flatten()
+                        .map(|o| o.uid.clone())
+                        .collect(),
+                    meta,
+                })
+                .collect()
+        };
+    let lp = ListParams::default();
+    let (workloads, replica_sets) = match target.resource {
+        SelectResource::Deployment => (
+            owners(
+                Api::<Deployment>::namespaced(client.clone(), ns)
+                    .list(&lp)
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(|d| d.metadata)
+                    .collect(),
+            ),
+            owners(
+                Api::<ReplicaSet>::namespaced(client.clone(), ns)
+                    .list(&lp)
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(|r| r.metadata)
+                    .collect(),
+            ),
+        ),
+        SelectResource::StatefulSet => (
+            owners(
+                Api::<StatefulSet>::namespaced(client.clone(), ns)
+                    .list(&lp)
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(|s| s.metadata)
+                    .collect(),
+            ),
+            vec![],
+        ),
+        SelectResource::DaemonSet => (
+            owners(
+                Api::<DaemonSet>::namespaced(client.clone(), ns)
+                    .list(&lp)
+                    .await?
+                    .items
+                    .into_iter()
+                    .map(|d| d.metadata)
+                    .collect(),
+            ),
+            vec![],
+        ),
+        SelectResource::Pod | SelectResource::Custom { .. } => (vec![], vec![]),
+    };
+    Ok(select::choose(
+        target,
+        container,
+        single,
+        &pods,
+        &workloads,
+        &replica_sets,
+    ))
+}
+
+async fn exec_step(
+    client: &kube::Client,
+    exec: &ExecStep,
+    inverse: bool,
+    deadline: Instant,
+) -> Outcome {
+    let (container, commands, deadline) = match (&exec.inverse, inverse) {
+        (Some(inv), true) => (
+            inv.container.as_deref(),
+            &inv.commands,
+            Instant::now() + inv.timeout,
+        ),
+        _ => (exec.container.as_deref(), &exec.commands, deadline),
+    };
+    let chosen = loop {
+        match choices(client, &exec.target, container, exec.single_pod_only).await {
+            Ok(c) if !c.is_empty() => break c,
+            Ok(_) if exec.wait_for_running && Instant::now() + POLL < deadline => {
+                tokio::time::sleep(POLL).await
+            }
+            Ok(_) => {
+                return (
+                    false,
+                    format!(
+                        "no Running pod in namespace {} matches the hook's selector{}",
+                        exec.target.namespace,
+                        container
+                            .map(|c| format!(" with container {c}"))
+                            .unwrap_or_default()
+                    ),
+                    vec![],
+                );
+            }
+            Err(e) => {
+                return (
+                    false,
+                    format!(
+                        "cannot list pods in namespace {}: {e}",
+                        exec.target.namespace
+                    ),
+                    vec![],
+                );
+            }
+        }
+    };
+    let pods = Api::<Pod>::namespaced(client.clone(), &exec.target.namespace);
+    let mut results = vec![];
+    for choice in &chosen {
+        for argv in commands {
+            let result = exec_one(&pods, choice, argv, deadline).await;
+            let failed = result.exit_code != Some(0);
+            let summary = format!(
+                "pod/{} container {}: {argv:?}",
+                choice.pod, choice.container
+            );
+            let message = result.message.clone();
+            results.push(result);
+            if failed {
+                let why = message.unwrap_or_else(|| "failed".into());
+                return (false, format!("{summary}: {why}"), results);
+            }
+        }
+    }
+    (
+        true,
+        format!(
+            "{} command(s) succeeded in {} pod(s)",
+            commands.len() * chosen.len(),
+            chosen.len()
+        ),
+        results,
+    )
+}
+
+/// Runs one command in one container; the stream is closed when the deadline passes.
+async fn exec_one(
+    pods: &Api<Pod>,
+    choice: &Choice,
+    argv: &[String],
+    deadline: Instant,
+) -> HookResult {
+    let mut result = HookResult {
+        target: format!("pod/{}", choice.pod),
+        container: Some(choice.container.clone()),
+        exit_code: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        message: None,
+    };
+    let params = AttachParams::default()
+        .container(&choice.container)
+        .stdin(false)
+        .stdout(true)
+        .stderr(true);
+    let work = async {
+        let mut process = pods.exec(&choice.pod, argv.to_vec(), &params).await?;
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut stdout = process.stdout();
+        let mut stderr = process.stderr();
+        let status = process.take_status();
+        let read_out = async {
+            if let Some(s) = stdout.as_mut() {
+                let _ = s.read_to_end(&mut out).await;
+            }
+        };
+        let read_err = async {
+            if let Some(s) = stderr.as_mut() {
+                let _ = s.read_to_end(&mut err).await;
+            }
+        };
+        tokio::join!(read_out, read_err);
+        let status = match status {
+            Some(s) => s.await,
+            None => None,
+        };
+        Ok::<_, kube::Error>((out, err, status))
+    };
+    match tokio::time::timeout_at(deadline, work).await {
+        Err(_) => {
+            // Dropping the future closes the exec stream.
+            result.message = Some("timed out; the command's stream was closed".into());
+        }
+        Ok(Err(e)) => result.message = Some(format!("exec failed: {e}")),
+        Ok(Ok((out, err, status))) => {
+            result.stdout = cut(&String::from_utf8_lossy(&out));
+            result.stderr = cut(&String::from_utf8_lossy(&err));
+            match status.map(|s| ExitStatus::from_status(&s)) {
+                Some(ExitStatus::Success) => result.exit_code = Some(0),
+                Some(ExitStatus::Code(c)) => {
+                    result.exit_code = Some(c);
+                    result.message = Some(format!(
+                        "exited {c}{}",
+                        if result.stderr.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", result.stderr.trim())
+                        }
+                    ));
+                }
+                Some(ExitStatus::Error(m)) => result.message = Some(m),
+                None => result.message = Some("the exec stream ended without a status".into()),
+            }
+        }
+    }
+    result
+}
+
+fn api_resource(resource: &SelectResource) -> ApiResource {
+    let (group, version, kind, plural) = match resource {
+        SelectResource::Pod => ("", "v1", "Pod", "pods"),
+        SelectResource::Deployment => ("apps", "v1", "Deployment", "deployments"),
+        SelectResource::StatefulSet => ("apps", "v1", "StatefulSet", "statefulsets"),
+        SelectResource::DaemonSet => ("apps", "v1", "DaemonSet", "daemonsets"),
+        SelectResource::Custom {
+            group,
+            version,
+            plural,
+        } => {
+            return ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(group, version, plural),
+                plural,
+            );
+        }
+    };
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+/// Re-evaluates the condition on every selected object until it holds on all of them.
+async fn check_step(client: &kube::Client, check: &CheckStep, deadline: Instant) -> Outcome {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &check.target.namespace,
+        &api_resource(&check.target.resource),
+    );
+    let mut last: String;
+    loop {
+        match api.list(&ListParams::default()).await {
+            Err(e) => last = format!("cannot list the hook's objects: {e}"),
+            Ok(list) => {
+                let selected: Vec<&DynamicObject> = list
+                    .items
+                    .iter()
+                    .filter(|o| select::selected(&check.target, &o.metadata))
+                    .collect();
+                if selected.is_empty() {
+                    if check.skip_if_not_present {
+                        return (
+                            true,
+                            "no object matches the hook's selector; skipped (skipHookIfNotPresent)"
+                                .into(),
+                            vec![],
+                        );
+                    }
+                    last = "no object matches the hook's selector".into();
+                } else {
+                    let failing: Vec<String> = selected
+                        .iter()
+                        .filter_map(|o| {
+                            let name = o.metadata.name.clone().unwrap_or_default();
+                            let value = serde_json::to_value(o).ok()?;
+                            match check.condition.evaluate(&value) {
+                                Ok(true) => None,
+                                Ok(false) => Some(format!("{name}: {} is false", check.condition)),
+                                Err(e) => Some(format!("{name}: {e}")),
+                            }
+                        })
+                        .collect();
+                    if failing.is_empty() {
+                        let results = selected
+                            .iter()
+                            .map(|o| HookResult {
+                                target: o.metadata.name.clone().unwrap_or_default(),
+                                container: None,
+                                exit_code: None,
+                                stdout: String::new(),
+                                stderr: String::new(),
+                                message: Some("condition true".into()),
+                            })
+                            .collect();
+                        return (
+                            true,
+                            format!("{} holds on {} object(s)", check.condition, selected.len()),
+                            results,
+                        );
+                    }
+                    last = failing.join("; ");
+                }
+            }
+        }
+        if Instant::now() + POLL >= deadline {
+            return (false, format!("timed out waiting: {last}"), vec![]);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

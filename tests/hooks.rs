@@ -1,0 +1,273 @@
+//! Hooks end to end: exec ops run through the real pod exec API into kwok pods (kwok runs the
+//! commands on this machine, in its work directory, where they leave traces), and check hooks wait
+//! for their condition on real objects.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use support::env::{Env, condition};
+use vrg_operator::api::VolumeReplicationGroup;
+use vrg_operator::api::progress::{RunPhase, StepPhase, WorkflowRun};
+use vrg_testenv::shared;
+
+const TIMEOUT: Duration = Duration::from_secs(40);
+
+async fn pod(env: &Env, name: &str, labels: serde_json::Value) {
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"nodeName": shared().node_name, "containers": [{"name": "main", "image": "busybox"}]},
+    }))
+    .unwrap();
+    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &env.ns);
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while pods
+        .get(name)
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.phase)
+        .as_deref()
+        != Some("Running")
+    {
+        assert!(std::time::Instant::now() < deadline, "pod {name} never ran");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The trace file of this test in kwok's work directory, where exec'd commands run.
+fn trace(env: &Env) -> std::path::PathBuf {
+    shared().kwok_workdir.join(format!("trace-{}", env.ns))
+}
+
+fn lines(env: &Env) -> Vec<String> {
+    std::fs::read_to_string(trace(env))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn vrg(recipe: &str) -> String {
+    format!(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: VolumeReplicationGroup
+metadata: {{name: app}}
+spec:
+  replicationState: primary
+  s3Profiles: [east]
+  kubeObjectProtection:
+    captureInterval: 1h
+    recipe:
+{recipe}"
+    )
+}
+
+fn finished(v: &VolumeReplicationGroup) -> Option<WorkflowRun> {
+    v.status
+        .as_ref()?
+        .kube_object_protection
+        .as_ref()?
+        .run
+        .clone()
+        .filter(|r| r.phase != RunPhase::Running)
+}
+
+#[tokio::test]
+async fn quiesce_group_unquiesce_run_in_order_exactly_once() {
+    let env = Env::start("hooks-order").await;
+    pod(&env, "db-0", json!({"app": "db"})).await;
+    let file = format!("trace-{}", env.ns);
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops:
+            - {{name: quiesce, command: '[\"/bin/sh\", \"-c\", \"echo quiesce >> {file}\"]'}}
+            - {{name: unquiesce, command: '[\"/bin/sh\", \"-c\", \"echo unquiesce >> {file}\"]'}}
+      workflows:
+        - name: backup
+          sequence: [{{hook: db/quiesce}}, {{group: data}}, {{hook: db/unquiesce}}]
+"
+    );
+    env.apply(&vrg(&recipe)).await;
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Succeeded, "{:?}", run);
+    assert_eq!(
+        lines(&env),
+        ["quiesce", "unquiesce"],
+        "each op ran exactly once, in order"
+    );
+    let ends = |i: usize| run.steps[i].end_time.clone().unwrap().0;
+    let starts = |i: usize| run.steps[i].start_time.clone().unwrap().0;
+    assert!(ends(0) <= starts(1) && ends(1) <= starts(2), "strict order");
+    let result = &run.steps[0].results[0];
+    assert_eq!(
+        (
+            result.target.as_str(),
+            result.container.as_deref(),
+            result.exit_code
+        ),
+        ("pod/db-0", Some("main"), Some(0))
+    );
+    assert!(condition(&vrg, "HooksReady").is_some_and(|c| c.status == "True"));
+    // A later reconcile runs nothing again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(lines(&env).len(), 2);
+}
+
+#[tokio::test]
+async fn a_failing_op_stops_the_workflow_and_runs_its_inverse() {
+    let env = Env::start("hooks-fail").await;
+    pod(&env, "db-0", json!({"app": "db"})).await;
+    let file = format!("trace-{}", env.ns);
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops:
+            - {{name: quiesce, inverseOp: unquiesce, command: '[\"/bin/sh\", \"-c\", \"echo quiesce >> {file}; echo broken >&2; exit 3\"]'}}
+            - {{name: unquiesce, command: '[\"/bin/sh\", \"-c\", \"echo unquiesce >> {file}\"]'}}
+      workflows:
+        - name: backup
+          sequence: [{{hook: db/quiesce}}, {{group: data}}]
+"
+    );
+    env.apply(&vrg(&recipe)).await;
+    let vrg = env
+        .wait("app", "the capture to end", TIMEOUT, |v| {
+            finished(v).is_some()
+        })
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Failed);
+    assert_eq!(
+        run.steps[1].phase,
+        StepPhase::Skipped,
+        "the group never ran"
+    );
+    let message = run.steps[0].message.clone().unwrap();
+    assert!(
+        message.contains("exited 3") && message.contains("broken"),
+        "{message}"
+    );
+    assert_eq!(run.steps[0].results[0].exit_code, Some(3));
+    assert_eq!(
+        run.steps[0].inverse.as_ref().unwrap().phase,
+        StepPhase::Succeeded
+    );
+    assert_eq!(lines(&env), ["quiesce", "unquiesce"]);
+    assert!(condition(&vrg, "HooksReady").is_some_and(|c| c.status == "False"));
+}
+
+#[tokio::test]
+async fn on_error_continue_goes_on_and_a_timeout_kills_the_command() {
+    let env = Env::start("hooks-continue").await;
+    pod(&env, "db-0", json!({"app": "db"})).await;
+    let recipe = "      groups: [{name: data}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops:
+            - {name: slow, command: 'sleep 30', timeout: 2, onError: continue}
+      workflows:
+        - name: backup
+          sequence: [{hook: db/slow}, {group: data}]
+";
+    env.apply(&vrg(recipe)).await;
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::PartiallySucceeded, "{run:?}");
+    assert!(
+        run.steps[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("timed out"),
+        "{:?}",
+        run.steps[0].message
+    );
+    assert_eq!(run.steps[1].phase, StepPhase::Succeeded);
+    let took = run.steps[0]
+        .end_time
+        .clone()
+        .unwrap()
+        .0
+        .duration_since(run.steps[0].start_time.clone().unwrap().0);
+    assert!(
+        took.as_secs_f64() < 10.0,
+        "the 30 s command was cut at its 2 s timeout (took {took:?})"
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_hook_runs_on_its_running_pods_and_single_pod_only_on_one() {
+    let env = Env::start("hooks-deploy").await;
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web", "labels": {"tier": "web"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"nodeName": shared().node_name, "containers": [{"name": "web", "image": "nginx"}]}},
+        },
+    }))
+    .unwrap();
+    Api::<Deployment>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    let file = format!("trace-{}", env.ns);
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: all
+          type: exec
+          selectResource: deployment
+          labelSelector: tier=web
+          ops: [{{name: mark, command: '[\"/bin/sh\", \"-c\", \"echo all >> {file}\"]'}}]
+        - name: one
+          type: exec
+          selectResource: deployment
+          nameSelector: web
+          singlePodOnly: true
+          ops: [{{name: mark, command: '[\"/bin/sh\", \"-c\", \"echo one >> {file}\"]'}}]
+        - name: ready
+          type: check
+          selectResource: deployment
+          nameSelector: web
+          timeout: 30
+          chks: [{{name: replicas, condition: '{{$.status.readyReplicas}} == {{2}}'}}]
+      workflows:
+        - name: backup
+          sequence: [{{hook: ready}}, {{hook: all}}, {{hook: one}}, {{group: data}}]
+"
+    );
+    env.apply(&vrg(&recipe)).await;
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Succeeded, "{run:?}");
+    let mut traces = lines(&env);
+    traces.sort();
+    assert_eq!(
+        traces,
+        ["all", "all", "one"],
+        "every Running pod of the Deployment, then one pod only"
+    );
+}
