@@ -271,3 +271,121 @@ async fn a_deployment_hook_runs_on_its_running_pods_and_single_pod_only_on_one()
         "every Running pod of the Deployment, then one pod only"
     );
 }
+
+/// The seed's restore patterns: an exec hook after a restore group waits for its pods to be
+/// Running, and `initContainers` ride on that group's Velero Restore.
+#[tokio::test]
+async fn seed_restore_patterns_wait_for_running_pods_and_carry_init_containers() {
+    use vrg_operator::api::velero::{Backup, BackupSpec, Restore};
+    use vrg_operator::velero::{self, ObjectIdentity};
+    let env = Env::start("hooks-restore").await;
+    // The other cluster's capture 1 of group `checkpoint`, synced here by Velero.
+    let id = ObjectIdentity::backup(&env.ns, "app", 1, "checkpoint", "east");
+    let mut backup: Backup =
+        velero::spec::backup(&BackupSpec::default(), &id, "east", &env.velero_ns);
+    backup.status = Some(serde_json::from_value(json!({"phase": "Completed"})).unwrap());
+    env.backups()
+        .create(&PostParams::default(), &backup)
+        .await
+        .unwrap();
+    let file = format!("trace-{}", env.ns);
+    let manifest = format!(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: VolumeReplicationGroup
+metadata: {{name: app}}
+spec:
+  replicationState: primary
+  action: Failover
+  s3Profiles: [east]
+  kubeObjectProtection:
+    captureInterval: 1h
+    captureOrder:
+      - name: checkpoint
+        includedResources: [pods]
+    recoverOrder:
+      - backupName: checkpoint
+        includedResources: [pods]
+        hooks:
+          - name: init
+            labelSelector: {{matchLabels: {{app: my-app}}}}
+            initContainers:
+              - {{name: restore-hook-init, image: busybox, command: [/bin/sh, -c, 'echo init']}}
+          - name: after
+            labelSelector: {{matchLabels: {{app: my-app}}}}
+            exec:
+              container: main
+              timeout: 30
+              command: ['[\"/bin/sh\", \"-c\", \"echo restored >> {file}\"]']
+"
+    );
+    env.apply(&manifest).await;
+    // The hook waits: no pod runs yet. The application's pod appears a little later.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(lines(&env).is_empty());
+    pod(&env, "my-app-0", json!({"app": "my-app"})).await;
+    let vrg = env
+        .wait("app", "the recovery", TIMEOUT, |v| {
+            condition(v, "KubeObjectsReady").is_some_and(|c| c.status == "True")
+        })
+        .await;
+    assert_eq!(lines(&env), ["restored"]);
+    let restores = Api::<Restore>::namespaced(env.client.clone(), &env.velero_ns)
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items;
+    let hooks = restores[0]
+        .spec
+        .hooks
+        .as_ref()
+        .expect("init containers on the Restore");
+    assert_eq!(
+        hooks.resources[0].post_hooks[0]
+            .init
+            .as_ref()
+            .unwrap()
+            .init_containers[0]["name"],
+        "restore-hook-init"
+    );
+    assert!(
+        vrg.status
+            .unwrap()
+            .kube_object_protection
+            .unwrap()
+            .recovered_generation
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn an_operator_restart_during_an_exec_reruns_it_as_a_new_attempt() {
+    let mut env = Env::start("hooks-restart").await;
+    pod(&env, "db-0", json!({"app": "db"})).await;
+    let recipe = "      groups: [{name: data}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops: [{name: slow, command: 'sleep 3'}]
+      workflows:
+        - name: backup
+          sequence: [{hook: db/slow}, {group: data}]
+";
+    env.apply(&vrg(recipe)).await;
+    env.wait("app", "the exec to start", TIMEOUT, |v| {
+        v.status
+            .as_ref()
+            .and_then(|s| s.kube_object_protection.as_ref())
+            .and_then(|k| k.current_step.as_deref())
+            .is_some_and(|s| s.contains("hook db/slow"))
+    })
+    .await;
+    env.restart_controller();
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Succeeded);
+    assert_eq!(run.steps[0].attempt, 2, "the interrupted exec ran again");
+    assert_eq!(run.steps[1].attempt, 1);
+}

@@ -202,8 +202,8 @@ where
     }
 }
 
-/// How long to wait before looking at a running run again without news: hook tasks are polled
-/// (their results live in memory), Velero objects wake the VRG through watches.
+/// How long to wait before looking at a running run again without news: Velero objects wake the
+/// VRG through watches and hook tasks when they finish; this is the safety net.
 pub fn recheck(
     workflow: &WorkflowPlan,
     run: &WorkflowRun,
@@ -224,7 +224,7 @@ pub fn recheck(
     wake_after.unwrap_or(ceiling).min(ceiling)
 }
 
-/// How often a running hook task is looked at.
-const HOOK_POLL: Duration = Duration::from_millis(500);
+/// How often a running hook task is looked at without news (a finished task wakes its VRG).
+const HOOK_POLL: Duration = Duration::from_secs(10);
 /// How often a running workflow is looked at even without news (watches normally wake it sooner).
 const RUNNING_RECHECK: Duration = Duration::from_secs(60);

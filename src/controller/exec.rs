@@ -1,5 +1,5 @@
 //! The hook runner: exec ops through the pod `exec` API and check conditions against objects, each
-//! in a task of its own so that reconcile never waits on them. A task's result stays here until
+//! in a task of its own so that reconcile never waits on them; a finished task wakes its VRG. A task's result stays here until
 //! the engine has recorded it; after an operator restart no task exists, and the engine reruns the
 //! op as a new, visible attempt.
 
@@ -11,10 +11,13 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ApiResource, AttachParams, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
+use kube::runtime::reflector::ObjectRef;
 use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 
 use super::hooks::{HookKey, HookRunner};
+use crate::api::VolumeReplicationGroup;
 use crate::api::progress::HookResult;
 use crate::engine::HookObservation;
 use crate::hooks::exit_status::ExitStatus;
@@ -32,14 +35,24 @@ type Outcome = (bool, String, Vec<HookResult>);
 pub struct ExecRunner {
     client: kube::Client,
     tasks: Mutex<HashMap<HookKey, Option<Outcome>>>,
+    /// Wakes the VRG whose hook task just finished.
+    wake: UnboundedSender<ObjectRef<VolumeReplicationGroup>>,
 }
 
+/// The VRGs to reconcile because one of their hook tasks finished.
+pub type Wakes = UnboundedReceiver<ObjectRef<VolumeReplicationGroup>>;
+
 impl ExecRunner {
-    pub fn new(client: kube::Client) -> Arc<Self> {
-        Arc::new(Self {
-            client,
-            tasks: Mutex::new(HashMap::new()),
-        })
+    pub fn new(client: kube::Client) -> (Arc<Self>, Wakes) {
+        let (wake, wakes) = unbounded_channel();
+        (
+            Arc::new(Self {
+                client,
+                tasks: Mutex::new(HashMap::new()),
+                wake,
+            }),
+            wakes,
+        )
     }
 
     fn finish(self: &Arc<Self>, key: &HookKey, outcome: Outcome) {
@@ -47,6 +60,9 @@ impl ExecRunner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.clone(), Some(outcome));
+        let _ = self
+            .wake
+            .send(ObjectRef::new(&key.vrg_name).within(&key.vrg_namespace));
     }
 }
 

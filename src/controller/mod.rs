@@ -72,13 +72,16 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         on_delete,
     } = options;
     let velero = cache::VeleroCache::start(&client, &velero_namespace).await;
+    let (runner, wakes) = exec::ExecRunner::new(client.clone());
+    let wakes = futures::stream::unfold(
+        wakes,
+        |mut rx| async move { rx.recv().await.map(|r| (r, rx)) },
+    );
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
         velero_namespace.clone(),
-        Arc::new(exec::SharedExecRunner(exec::ExecRunner::new(
-            client.clone(),
-        ))),
+        Arc::new(exec::SharedExecRunner(runner)),
         on_delete,
         velero,
     ));
@@ -132,6 +135,7 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
                     .collect::<Vec<_>>()
             },
         )
+        .reconcile_on(wakes)
         .shutdown_on_signal()
         .run(reconcile::reconcile, error_policy, ctx)
         .for_each(|result| async move {
