@@ -389,3 +389,54 @@ async fn an_operator_restart_during_an_exec_reruns_it_as_a_new_attempt() {
     assert_eq!(run.steps[0].attempt, 2, "the interrupted exec ran again");
     assert_eq!(run.steps[1].attempt, 1);
 }
+
+#[tokio::test]
+async fn a_check_on_any_resource_found_through_discovery() {
+    let env = Env::start("hooks-custom").await;
+    let recipe = "      groups: [{name: data}]
+      hooks:
+        - name: cm
+          type: check
+          selectResource: v1/configmaps
+          nameSelector: settings
+          timeout: 20
+          chks: [{name: ready, condition: '{$.data.ready} == {yes}'}]
+        - name: missing
+          type: check
+          selectResource: v1/configmaps
+          nameSelector: absent
+          skipHookIfNotPresent: true
+          chks: [{name: any, condition: '{$.data.x} == {1}'}]
+      workflows:
+        - name: backup
+          sequence: [{hook: missing}, {hook: cm}, {group: data}]
+";
+    env.apply(&vrg(recipe)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let cm: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"ready": "yes"}}))
+            .unwrap();
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Succeeded, "{run:?}");
+    assert!(
+        run.steps[0].message.as_deref().unwrap().contains("skipped"),
+        "{:?}",
+        run.steps[0].message
+    );
+    assert!(
+        run.steps[1]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("holds on 1 object"),
+        "{:?}",
+        run.steps[1].message
+    );
+}

@@ -27,11 +27,24 @@ pub(super) async fn events_for(
             StepPhase::Failed => (EventType::Warning, "StepFailed"),
             StepPhase::Skipped | StepPhase::Pending => continue,
         };
-        let detail = new
+        let mut detail = new
             .message
             .as_deref()
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
+        // Hook steps: where each command ran and how it ended.
+        for r in &new.results {
+            let code = r
+                .exit_code
+                .map(|c| format!("exit {c}"))
+                .unwrap_or_else(|| r.message.clone().unwrap_or_default());
+            let container = r
+                .container
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            detail.push_str(&format!("; {}{container}: {code}", r.target));
+        }
         publish(
             ctx,
             vrg,

@@ -356,7 +356,12 @@ async fn exec_one(
     result
 }
 
-fn api_resource(resource: &SelectResource) -> ApiResource {
+/// The API resource a check reads: the workload kinds we know, or `group/version/plural` looked
+/// up through discovery (so a misspelt resource is reported as such, with its kind resolved).
+async fn api_resource(
+    client: &kube::Client,
+    resource: &SelectResource,
+) -> Result<ApiResource, String> {
     let (group, version, kind, plural) = match resource {
         SelectResource::Pod => ("", "v1", "Pod", "pods"),
         SelectResource::Deployment => ("apps", "v1", "Deployment", "deployments"),
@@ -367,22 +372,37 @@ fn api_resource(resource: &SelectResource) -> ApiResource {
             version,
             plural,
         } => {
-            return ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(group, version, plural),
-                plural,
-            );
+            let gv = kube::core::GroupVersion::gv(group, version);
+            let api_group = kube::discovery::pinned_group(client, &gv)
+                .await
+                .map_err(|e| format!("discovery of {}: {e}", gv.api_version()))?;
+            return api_group
+                .versioned_resources(version)
+                .into_iter()
+                .map(|(r, _)| r)
+                .find(|r| &r.plural == plural)
+                .ok_or_else(|| {
+                    format!(
+                        "the API server serves no resource {plural} in {}",
+                        gv.api_version()
+                    )
+                });
         }
     };
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+    Ok(ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(group, version, kind),
+        plural,
+    ))
 }
 
 /// Re-evaluates the condition on every selected object until it holds on all of them.
 async fn check_step(client: &kube::Client, check: &CheckStep, deadline: Instant) -> Outcome {
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        &check.target.namespace,
-        &api_resource(&check.target.resource),
-    );
+    let resource = match api_resource(client, &check.target.resource).await {
+        Ok(r) => r,
+        Err(e) => return (false, e, vec![]),
+    };
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &check.target.namespace, &resource);
     let mut last: String;
     loop {
         match api.list(&ListParams::default()).await {
