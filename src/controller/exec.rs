@@ -1,7 +1,7 @@
-//! The hook runner: exec ops through the pod `exec` API and check conditions against objects, each
-//! in a task of its own so that reconcile never waits on them; a finished task wakes its VRG. A task's result stays here until
-//! the engine has recorded it; after an operator restart no task exists, and the engine reruns the
-//! op as a new, visible attempt.
+//! The hook runner: each exec op (through the pod `exec` API) and each check (see `check`) runs
+//! in a task of its own, so that reconcile never waits on it, and a finished task wakes its VRG.
+//! A task's result stays here until the engine has recorded it; after an operator restart no task
+//! exists, and the engine reruns the op as a new, visible attempt.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ApiResource, AttachParams, DynamicObject, ListParams};
-use kube::core::GroupVersionKind;
+use kube::api::{Api, AttachParams, ListParams};
 use kube::runtime::reflector::ObjectRef;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
@@ -23,14 +22,15 @@ use crate::engine::HookObservation;
 use crate::hooks::exit_status::ExitStatus;
 use crate::hooks::select::{self, Choice, Owner};
 use crate::recipe::model::SelectResource;
-use crate::recipe::plan::{Action, CheckStep, ExecStep, Step, Target};
+use crate::recipe::plan::{Action, ExecStep, Step, Target};
 
 /// Output kept per stream in status (the rest is cut: status must stay small).
 pub const OUTPUT_LIMIT: usize = 2048;
 /// How often a check is re-evaluated, and a restore hook looks for Running pods.
-const POLL: Duration = Duration::from_secs(1);
+pub(super) const POLL: Duration = Duration::from_secs(1);
 
-type Outcome = (bool, String, Vec<HookResult>);
+/// How a hook task ended: success, a message a user can act on, and per-target results.
+pub(super) type Outcome = (bool, String, Vec<HookResult>);
 
 pub struct ExecRunner {
     client: kube::Client,
@@ -115,7 +115,7 @@ async fn run(client: &kube::Client, step: &Step, inverse: bool) -> Outcome {
     let deadline = Instant::now() + step.timeout;
     match &step.action {
         Action::Exec(exec) => exec_step(client, exec, inverse, deadline).await,
-        Action::Check(check) => check_step(client, check, deadline).await,
+        Action::Check(check) => super::check::check_step(client, check, deadline).await,
         Action::Backup { .. } | Action::Restore { .. } => (false, "not a hook step".into(), vec![]),
     }
 }
@@ -354,113 +354,4 @@ async fn exec_one(
         }
     }
     result
-}
-
-/// The API resource a check reads: the workload kinds we know, or `group/version/plural` looked
-/// up through discovery (so a misspelt resource is reported as such, with its kind resolved).
-async fn api_resource(
-    client: &kube::Client,
-    resource: &SelectResource,
-) -> Result<ApiResource, String> {
-    let (group, version, kind, plural) = match resource {
-        SelectResource::Pod => ("", "v1", "Pod", "pods"),
-        SelectResource::Deployment => ("apps", "v1", "Deployment", "deployments"),
-        SelectResource::StatefulSet => ("apps", "v1", "StatefulSet", "statefulsets"),
-        SelectResource::DaemonSet => ("apps", "v1", "DaemonSet", "daemonsets"),
-        SelectResource::Custom {
-            group,
-            version,
-            plural,
-        } => {
-            let gv = kube::core::GroupVersion::gv(group, version);
-            let api_group = kube::discovery::pinned_group(client, &gv)
-                .await
-                .map_err(|e| format!("discovery of {}: {e}", gv.api_version()))?;
-            return api_group
-                .versioned_resources(version)
-                .into_iter()
-                .map(|(r, _)| r)
-                .find(|r| &r.plural == plural)
-                .ok_or_else(|| {
-                    format!(
-                        "the API server serves no resource {plural} in {}",
-                        gv.api_version()
-                    )
-                });
-        }
-    };
-    Ok(ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk(group, version, kind),
-        plural,
-    ))
-}
-
-/// Re-evaluates the condition on every selected object until it holds on all of them.
-async fn check_step(client: &kube::Client, check: &CheckStep, deadline: Instant) -> Outcome {
-    let resource = match api_resource(client, &check.target.resource).await {
-        Ok(r) => r,
-        Err(e) => return (false, e, vec![]),
-    };
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &check.target.namespace, &resource);
-    let mut last: String;
-    loop {
-        match api.list(&ListParams::default()).await {
-            Err(e) => last = format!("cannot list the hook's objects: {e}"),
-            Ok(list) => {
-                let selected: Vec<&DynamicObject> = list
-                    .items
-                    .iter()
-                    .filter(|o| select::selected(&check.target, &o.metadata))
-                    .collect();
-                if selected.is_empty() {
-                    if check.skip_if_not_present {
-                        return (
-                            true,
-                            "no object matches the hook's selector; skipped (skipHookIfNotPresent)"
-                                .into(),
-                            vec![],
-                        );
-                    }
-                    last = "no object matches the hook's selector".into();
-                } else {
-                    let failing: Vec<String> = selected
-                        .iter()
-                        .filter_map(|o| {
-                            let name = o.metadata.name.clone().unwrap_or_default();
-                            let value = serde_json::to_value(o).ok()?;
-                            match check.condition.evaluate(&value) {
-                                Ok(true) => None,
-                                Ok(false) => Some(format!("{name}: {} is false", check.condition)),
-                                Err(e) => Some(format!("{name}: {e}")),
-                            }
-                        })
-                        .collect();
-                    if failing.is_empty() {
-                        let results = selected
-                            .iter()
-                            .map(|o| HookResult {
-                                target: o.metadata.name.clone().unwrap_or_default(),
-                                container: None,
-                                exit_code: None,
-                                stdout: String::new(),
-                                stderr: String::new(),
-                                message: Some("condition true".into()),
-                            })
-                            .collect();
-                        return (
-                            true,
-                            format!("{} holds on {} object(s)", check.condition, selected.len()),
-                            results,
-                        );
-                    }
-                    last = failing.join("; ");
-                }
-            }
-        }
-        if Instant::now() + POLL >= deadline {
-            return (false, format!("timed out waiting: {last}"), vec![]);
-        }
-        tokio::time::sleep(POLL).await;
-    }
 }

@@ -4,6 +4,7 @@
 
 mod cache;
 mod capture;
+mod check;
 mod context;
 mod drive;
 mod error;
