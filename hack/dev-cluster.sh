@@ -62,7 +62,7 @@ case "${1:-}" in
     done
     [[ -f "${STATE}/ready" ]] || { echo "the control plane did not start within 120s; see ${STATE}/control-plane.log" >&2; exit 1; }
     export KUBECONFIG="${STATE}/kubeconfig"
-    setsid nohup target/debug/vrg-operator run --velero-namespace velero >"${STATE}/operator.log" 2>&1 </dev/null &
+    setsid nohup target/debug/vrg-operator run --velero-namespace velero --metrics-address 127.0.0.1:0 >"${STATE}/operator.log" 2>&1 </dev/null &
     echo $! >"${STATE}/operator.pid"
     kubectl="$(kubectl_bin)"
     "${kubectl}" create namespace demo >/dev/null

@@ -10,4 +10,5 @@ pub mod controller;
 pub mod engine;
 pub mod hooks;
 pub mod recipe;
+pub mod telemetry;
 pub mod velero;

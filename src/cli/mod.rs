@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::controller::{OnDelete, Options};
 use crate::recipe::Settings;
 use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
+use crate::telemetry::LogFormat;
 
 /// Exit code: the command did what was asked.
 pub const EXIT_OK: u8 = 0;
@@ -99,6 +100,12 @@ pub struct RunArgs {
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
+    /// Log lines as text or as JSON objects.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Address of `/metrics`, `/healthz` and `/readyz` (port 0: any free port, logged).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_address: std::net::SocketAddr,
 }
 
 /// Where offline validation pretends the manifests are applied.
@@ -183,9 +190,7 @@ fn run(cli: Cli) -> u8 {
 }
 
 fn run_controller(args: RunArgs) -> u8 {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
-        .init();
+    crate::telemetry::init_logs(&args.log, args.log_format);
     let admin_namespaces = if args.admin_namespaces.is_empty() {
         vec![
             std::env::var("POD_NAMESPACE")
@@ -217,11 +222,22 @@ fn run_controller(args: RunArgs) -> u8 {
         } else {
             OnDelete::DeleteCaptures
         };
+        let metrics = std::sync::Arc::new(crate::telemetry::Metrics::default());
+        let listener = match crate::telemetry::bind(args.metrics_address).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.metrics_address);
+                return EXIT_USAGE;
+            }
+        };
+        tracing::info!(address = ?listener.local_addr().ok(), "serving /metrics, /healthz, /readyz");
+        tokio::spawn(crate::telemetry::serve(listener, metrics.clone()));
         let options = Options {
             settings: Settings { admin_namespaces },
             velero_namespace: args.velero_namespace,
             watch_namespace: args.watch_namespace,
             on_delete,
+            metrics,
         };
         tracing::info!(?options, "vrg-operator starting");
         match crate::controller::run(client, options).await {

@@ -18,6 +18,7 @@ pub struct Context {
     pub on_delete: super::OnDelete,
     /// Our Backups and Restores, as watched.
     pub velero: super::cache::VeleroCache,
+    pub metrics: Arc<crate::telemetry::Metrics>,
     pub recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -34,6 +35,7 @@ impl Context {
         hooks: Arc<dyn HookRunner>,
         on_delete: super::OnDelete,
         velero: super::cache::VeleroCache,
+        metrics: Arc<crate::telemetry::Metrics>,
     ) -> Self {
         let reporter = Reporter {
             controller: "vrg-operator".into(),
@@ -47,6 +49,7 @@ impl Context {
             hooks,
             on_delete,
             velero,
+            metrics,
             failures: Mutex::new(HashMap::new()),
         }
     }

@@ -1,6 +1,7 @@
 //! Events on the VRG: one per step transition and per workflow end, so `kubectl describe vrg`
 //! tells the story of each run.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::ResourceExt;
 use kube::runtime::events::{Event as KubeEvent, EventType};
@@ -27,6 +28,24 @@ pub(super) async fn events_for(
             StepPhase::Failed => (EventType::Warning, "StepFailed"),
             StepPhase::Skipped | StepPhase::Pending => continue,
         };
+        if new.phase.is_terminal() {
+            let step_kind = if new.name.starts_with("hook ") {
+                "hook"
+            } else {
+                "group"
+            };
+            let outcome = if new.phase == StepPhase::Succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            };
+            ctx.metrics.step_finished(
+                &after.workflow,
+                step_kind,
+                outcome,
+                elapsed(new.start_time.as_ref(), new.end_time.as_ref()),
+            );
+        }
         let mut detail = new
             .message
             .as_deref()
@@ -58,6 +77,12 @@ pub(super) async fn events_for(
         .await;
     }
     if before.phase == RunPhase::Running && after.phase != RunPhase::Running {
+        let outcome = format!("{:?}", after.phase).to_lowercase();
+        ctx.metrics.run_finished(
+            &after.workflow,
+            &outcome,
+            elapsed(Some(&after.start_time), after.end_time.as_ref()),
+        );
         let kind = if after.phase == RunPhase::Failed {
             EventType::Warning
         } else {
@@ -94,5 +119,15 @@ pub async fn publish(
     };
     if let Err(e) = ctx.recorder.publish(&event, &vrg.object_ref(&())).await {
         tracing::warn!(vrg = %vrg.name_any(), error = %e, "cannot publish event");
+    }
+}
+
+/// `end - start`, zero when either is unknown.
+fn elapsed(start: Option<&Time>, end: Option<&Time>) -> std::time::Duration {
+    match (start, end) {
+        (Some(s), Some(e)) => {
+            std::time::Duration::try_from(e.0.duration_since(s.0)).unwrap_or_default()
+        }
+        _ => std::time::Duration::ZERO,
     }
 }

@@ -62,6 +62,8 @@ pub struct Options {
     /// Reconcile only the VRGs of this namespace (default: every namespace).
     pub watch_namespace: Option<String>,
     pub on_delete: OnDelete,
+    /// Where reconciles, runs and steps are counted; also carries readiness.
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// Runs the controller until SIGINT/SIGTERM.
@@ -71,6 +73,7 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         velero_namespace,
         watch_namespace,
         on_delete,
+        metrics,
     } = options;
     let velero = cache::VeleroCache::start(&client, &velero_namespace).await;
     let (runner, wakes) = exec::ExecRunner::new(client.clone());
@@ -85,6 +88,7 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         Arc::new(exec::SharedExecRunner(runner)),
         on_delete,
         velero,
+        metrics.clone(),
     ));
     let managed = watcher::Config::default().labels(crate::velero::names::MANAGED_SELECTOR);
     let vrg_api = match &watch_namespace {
@@ -92,6 +96,7 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         None => Api::<VolumeReplicationGroup>::all(client.clone()),
     };
     let controller = Controller::new(vrg_api, watcher::Config::default());
+    metrics.set_ready();
     let vrgs = controller.store();
     controller
         .watches(
@@ -153,6 +158,10 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
 fn error_policy(vrg: Arc<VolumeReplicationGroup>, error: &Error, ctx: Arc<Context>) -> Action {
     let key = format!("{}/{}", vrg.namespace().unwrap_or_default(), vrg.name_any());
     let delay = ctx.backoff(&key);
+    ctx.metrics
+        .reconcile_errors
+        .get_or_create(&crate::telemetry::metrics_labels::error(error.kind()))
+        .inc();
     tracing::warn!(vrg = %key, kind = error.kind(), error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }

@@ -39,6 +39,7 @@ pub async fn reconcile(
         .ok_or_else(|| Error::NoNamespace(vrg.name_any()))?;
     let api: Api<VolumeReplicationGroup> = Api::namespaced(ctx.client.clone(), &namespace);
     let key = format!("{namespace}/{}", vrg.name_any());
+    let started = std::time::Instant::now();
     let result = finalizer(&api, FINALIZER, vrg, |event| async {
         match event {
             Event::Apply(vrg) => apply(&vrg, &ctx, &api).await,
@@ -47,6 +48,10 @@ pub async fn reconcile(
     })
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.metrics.reconciles.inc();
+    ctx.metrics
+        .reconcile_duration
+        .observe(started.elapsed().as_secs_f64());
     if result.is_ok() {
         ctx.succeeded(&key);
     }

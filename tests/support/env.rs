@@ -23,6 +23,7 @@ pub fn options(velero_ns: &str, ns: &str) -> controller::Options {
         velero_namespace: velero_ns.to_owned(),
         watch_namespace: Some(ns.to_owned()),
         on_delete: controller::OnDelete::DeleteCaptures,
+        metrics: Default::default(),
     }
 }
 
@@ -69,6 +70,15 @@ impl Env {
             driver,
             controller,
         }
+    }
+
+    /// Stops the controller and starts one with `options`.
+    pub fn restart_controller_with(&mut self, options: controller::Options) {
+        self.controller.abort();
+        let run = controller::run(self.client.clone(), options);
+        self.controller = tokio::spawn(async move {
+            run.await.unwrap();
+        });
     }
 
     /// Stops the controller (as a crash would) and starts a new one, with nothing in memory.

@@ -1,0 +1,116 @@
+//! Operating the operator: `/metrics` (Prometheus text), `/healthz`, `/readyz`, and JSON logs.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::env::{Env, is};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vrg_operator::controller;
+use vrg_operator::telemetry::{self, Metrics};
+use vrg_testenv::shared;
+
+/// A plain HTTP/1.1 GET on loopback: status code and body.
+async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn metrics_and_health_endpoints_are_served() {
+    let metrics = Arc::new(Metrics::default());
+    let listener = telemetry::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(telemetry::serve(listener, metrics.clone()));
+    assert_eq!(get(address, "/healthz").await.0, 200);
+    assert_eq!(
+        get(address, "/readyz").await.0,
+        503,
+        "not ready before the controller runs"
+    );
+
+    let mut env = Env::start("telemetry").await;
+    // Restart the controller with the metrics the endpoint serves.
+    env.restart_controller_with(controller::Options {
+        metrics: metrics.clone(),
+        ..support::env::options(&env.velero_ns, &env.ns)
+    });
+    env.apply(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: VolumeReplicationGroup
+metadata: {name: app}
+spec:
+  replicationState: primary
+  s3Profiles: [east]
+  kubeObjectProtection: {captureInterval: 1h}
+",
+    )
+    .await;
+    env.wait("app", "the capture", Duration::from_secs(30), |v| {
+        is(v, "ClusterDataProtected", "True")
+    })
+    .await;
+    assert_eq!(get(address, "/readyz").await.0, 200);
+    let (status, body) = get(address, "/metrics").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "vrg_operator_workflow_runs_total{workflow=\"backup\",outcome=\"succeeded\"} 1",
+        "vrg_operator_workflow_steps_total{workflow=\"backup\",kind=\"group\",outcome=\"succeeded\"} 1",
+        "vrg_operator_workflow_step_duration_seconds_count{workflow=\"backup\",kind=\"group\",outcome=\"succeeded\"} 1",
+        "vrg_operator_reconciles_total ",
+        "vrg_operator_reconcile_duration_seconds_bucket",
+    ] {
+        assert!(
+            body.contains(expected),
+            "/metrics lacks {expected:?}:\n{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_operator_binary_logs_json_when_asked() {
+    let plane = shared();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
+        .args([
+            "run",
+            "--log-format",
+            "json",
+            "--metrics-address",
+            "127.0.0.1:0",
+            "--watch-namespace",
+            "nothing-here",
+        ])
+        .env("KUBECONFIG", &plane.kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || BufReader::new(stdout).lines().next())
+        .await
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a log line").unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(json["level"], "INFO", "{line}");
+    assert!(json["fields"]["message"].is_string(), "{line}");
+}
