@@ -74,8 +74,14 @@ impl Env {
 
     /// Stops the controller and starts one with `options`.
     pub fn restart_controller_with(&mut self, options: controller::Options) {
+        let client = self.client.clone();
+        self.restart_controller_as(client, options);
+    }
+
+    /// Stops the controller and starts one that talks to the API server through `client`.
+    pub fn restart_controller_as(&mut self, client: kube::Client, options: controller::Options) {
         self.controller.abort();
-        let run = controller::run(self.client.clone(), options);
+        let run = controller::run(client, options);
         self.controller = tokio::spawn(async move {
             run.await.unwrap();
         });

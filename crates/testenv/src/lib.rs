@@ -154,6 +154,21 @@ impl ControlPlane {
         Ok(kube::Client::try_from(config)?)
     }
 
+    /// A client that acts as `user` (and `groups`) through impersonation, so a test can prove
+    /// what a ServiceAccount's RBAC allows: `system:serviceaccount:NS:NAME`.
+    pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
+            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        let mut config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        config.auth_info.impersonate = Some(user.to_owned());
+        config.auth_info.impersonate_groups =
+            Some(groups.iter().map(|g| (*g).to_owned()).collect());
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// Creates a namespace with a random suffix, for one test.
     pub async fn namespace(&self, client: &kube::Client, prefix: &str) -> Result<String, Error> {
         let name = format!("{prefix}-{:08x}", random());
