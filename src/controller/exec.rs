@@ -124,6 +124,35 @@ fn cut(s: &str) -> String {
     super::status::truncate(s, OUTPUT_LIMIT)
 }
 
+/// Every object of kind `K` in `ns`, reduced to what pod selection needs.
+async fn owners<K>(client: &kube::Client, ns: &str) -> Result<Vec<Owner>, kube::Error>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let list = Api::<K>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|o| {
+            let meta = o.meta().clone();
+            Owner {
+                owned_by: meta
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .map(|r| r.uid.clone())
+                    .collect(),
+                meta,
+            }
+        })
+        .collect())
+}
+
 /// The pods of `target` to exec into, from a fresh read of the namespace.
 async fn choices(
     client: &kube::Client,
@@ -136,67 +165,13 @@ async fn choices(
         .list(&ListParams::default())
         .await?
         .items;
-    let owners =
-        |metas: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>| -> Vec<Owner> {
-            metas
-                .into_iter()
-                .map(|meta| Owner {
-                    owned_by: meta
-                        .owner_references
-                        .iter()
-                        .flatten()
-                        .map(|o| o.uid.clone())
-                        .collect(),
-                    meta,
-                })
-                .collect()
-        };
-    let lp = ListParams::default();
     let (workloads, replica_sets) = match target.resource {
         SelectResource::Deployment => (
-            owners(
-                Api::<Deployment>::namespaced(client.clone(), ns)
-                    .list(&lp)
-                    .await?
-                    .items
-                    .into_iter()
-                    .map(|d| d.metadata)
-                    .collect(),
-            ),
-            owners(
-                Api::<ReplicaSet>::namespaced(client.clone(), ns)
-                    .list(&lp)
-                    .await?
-                    .items
-                    .into_iter()
-                    .map(|r| r.metadata)
-                    .collect(),
-            ),
+            owners::<Deployment>(client, ns).await?,
+            owners::<ReplicaSet>(client, ns).await?,
         ),
-        SelectResource::StatefulSet => (
-            owners(
-                Api::<StatefulSet>::namespaced(client.clone(), ns)
-                    .list(&lp)
-                    .await?
-                    .items
-                    .into_iter()
-                    .map(|s| s.metadata)
-                    .collect(),
-            ),
-            vec![],
-        ),
-        SelectResource::DaemonSet => (
-            owners(
-                Api::<DaemonSet>::namespaced(client.clone(), ns)
-                    .list(&lp)
-                    .await?
-                    .items
-                    .into_iter()
-                    .map(|d| d.metadata)
-                    .collect(),
-            ),
-            vec![],
-        ),
+        SelectResource::StatefulSet => (owners::<StatefulSet>(client, ns).await?, vec![]),
+        SelectResource::DaemonSet => (owners::<DaemonSet>(client, ns).await?, vec![]),
         SelectResource::Pod | SelectResource::Custom { .. } => (vec![], vec![]),
     };
     Ok(select::choose(
