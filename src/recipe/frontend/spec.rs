@@ -105,19 +105,7 @@ fn step(value: &Value, path: &str, p: &mut Problems) -> Option<StepRef> {
     let (kind, target) = match value {
         Value::Object(map) if map.len() == 1 => {
             let (k, v) = map.iter().next()?;
-            match v {
-                Value::String(s) => (k.clone(), s.clone()),
-                other => {
-                    p.add(
-                        path,
-                        format!(
-                            "the {k} step's target must be a name, found {}",
-                            type_name(other)
-                        ),
-                    );
-                    return None;
-                }
-            }
+            target_name(k, v, path, p)?
         }
         Value::Object(map) => {
             // More than one key: report the unknown ones, then read the step from the known one.
@@ -127,19 +115,7 @@ fn step(value: &Value, path: &str, p: &mut Problems) -> Option<StepRef> {
                 .filter(|k| *k == "group" || *k == "hook")
                 .collect();
             match known.as_slice() {
-                [k] => match &map[*k] {
-                    Value::String(s) => ((*k).clone(), s.clone()),
-                    other => {
-                        p.add(
-                            path,
-                            format!(
-                                "the {k} step's target must be a name, found {}",
-                                type_name(other)
-                            ),
-                        );
-                        return None;
-                    }
-                },
+                [k] => target_name(k, &map[*k], path, p)?,
                 [] => {
                     p.add(
                         path,
@@ -208,6 +184,28 @@ fn step(value: &Value, path: &str, p: &mut Problems) -> Option<StepRef> {
         path: path.to_owned(),
         target,
     })
+}
+
+/// `(kind, name)` of a step whose target must be a string.
+fn target_name(
+    kind: &str,
+    value: &Value,
+    path: &str,
+    p: &mut Problems,
+) -> Option<(String, String)> {
+    match value {
+        Value::String(s) => Some((kind.to_owned(), s.clone())),
+        other => {
+            p.add(
+                path,
+                format!(
+                    "the {kind} step's target must be a name, found {}",
+                    type_name(other)
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// `group` out of ` (did you mean "group"?)`.
