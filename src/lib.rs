@@ -9,6 +9,7 @@ pub mod cli;
 pub mod controller;
 pub mod engine;
 pub mod hooks;
+pub mod leader;
 pub mod recipe;
 pub mod telemetry;
 pub mod velero;

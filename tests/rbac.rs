@@ -1,20 +1,36 @@
-//! The shipped RBAC (config/rbac/role.yaml) is enough: the controller, acting as a ServiceAccount
-//! bound to that ClusterRole and nothing else, captures, runs exec hooks and recovers.
+//! The shipped RBAC is enough: the controller, acting as a ServiceAccount bound to
+//! config/rbac/role.yaml and nothing else, captures, runs exec hooks and recovers; and with
+//! config/rbac/leader_election_role.yaml it takes, renews and releases the leader lease.
 
 mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::env::{Env, is, options};
-use vrg_operator::api::velero::{Backup, BackupSpec};
-use vrg_operator::velero::{self, ObjectIdentity};
+use vrg_operator::leader::Election;
 use vrg_testenv::shared;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
+
+/// ServiceAccount `vrg-operator` in this test's namespace, and a client that acts as it.
+async fn service_account(env: &Env) -> kube::Client {
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "vrg-operator"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    let user = format!("system:serviceaccount:{}:vrg-operator", env.ns);
+    shared()
+        .client_as(&user, &["system:serviceaccounts", "system:authenticated"])
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn the_shipped_cluster_role_is_enough_for_capture_hooks_and_recovery() {
@@ -38,12 +54,7 @@ async fn the_shipped_cluster_role_is_enough_for_capture_hooks_and_recovery() {
         )
         .await
         .unwrap();
-    let sa: ServiceAccount =
-        serde_json::from_value(json!({"metadata": {"name": "vrg-operator"}})).unwrap();
-    Api::<ServiceAccount>::namespaced(env.client.clone(), &env.ns)
-        .create(&PostParams::default(), &sa)
-        .await
-        .unwrap();
+    let restricted = service_account(&env).await;
     let binding: ClusterRoleBinding = serde_json::from_value(json!({
         "metadata": {"name": role_name},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
@@ -54,24 +65,9 @@ async fn the_shipped_cluster_role_is_enough_for_capture_hooks_and_recovery() {
         .create(&PostParams::default(), &binding)
         .await
         .unwrap();
-    let user = format!("system:serviceaccount:{}:vrg-operator", env.ns);
-    let restricted = shared()
-        .client_as(&user, &["system:serviceaccounts", "system:authenticated"])
-        .await
-        .unwrap();
     env.restart_controller_as(restricted, options(&env.velero_ns, &env.ns));
 
-    // A pod for the exec hook.
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "db-0", "labels": {"app": "db"}},
-        "spec": {"nodeName": shared().node_name, "containers": [{"name": "main", "image": "busybox"}]},
-    }))
-    .unwrap();
-    Api::<Pod>::namespaced(env.client.clone(), &env.ns)
-        .create(&PostParams::default(), &pod)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
 
     let recipe = "      groups: [{name: data}]
       hooks: [{name: pod, type: exec, labelSelector: app=db, ops: [{name: mark, command: /bin/true}]}]
@@ -105,14 +101,7 @@ spec:
         "the exec hook ran with the shipped RBAC"
     );
     // Recovery as the ServiceAccount: another cluster's capture of VRG `failover`, synced here.
-    let id = ObjectIdentity::backup(&env.ns, "failover", 5, "data", "east");
-    let mut backup: Backup =
-        velero::spec::backup(&BackupSpec::default(), &id, "east", &env.velero_ns);
-    backup.status = Some(serde_json::from_value(json!({"phase": "Completed"})).unwrap());
-    env.backups()
-        .create(&PostParams::default(), &backup)
-        .await
-        .unwrap();
+    env.synced_backup("failover", 5, "data", "Completed").await;
     env.apply(&vrg("failover", "Failover")).await;
     let v = env
         .wait(
@@ -127,4 +116,63 @@ spec:
         is(v, "ClusterDataProtected", "True")
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_shipped_leader_election_role_is_enough_to_lead() {
+    let env = Env::start("rbac-lease").await;
+    // The Role exactly as shipped, in this test's namespace, bound to a ServiceAccount there.
+    let role: Role =
+        serde_saphyr::from_str(include_str!("../config/rbac/leader_election_role.yaml")).unwrap();
+    let role = Role {
+        metadata: kube::api::ObjectMeta {
+            name: Some("leader-election".into()),
+            namespace: Some(env.ns.clone()),
+            ..Default::default()
+        },
+        ..role
+    };
+    Api::<Role>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
+    let restricted = service_account(&env).await;
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "leader-election"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "leader-election"},
+        "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+
+    let election = Election {
+        namespace: env.ns.clone(),
+        lease: "vrg-operator".into(),
+        identity: "replica-a".into(),
+        duration: Duration::from_secs(3),
+    };
+    let mut leadership = tokio::time::timeout(TIMEOUT, election.acquire(restricted))
+        .await
+        .expect("the lease within the timeout")
+        .unwrap();
+    let holder = || async {
+        Api::<Lease>::namespaced(env.client.clone(), &env.ns)
+            .get("vrg-operator")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.holder_identity)
+    };
+    assert_eq!(holder().await.as_deref(), Some("replica-a"));
+    // Held across several renewals: losing it would mean a renewal was refused.
+    tokio::select! {
+        () = leadership.lost() => panic!("lost the lease: a renewal was refused"),
+        () = tokio::time::sleep(Duration::from_secs(7)) => {}
+    }
+    assert_eq!(holder().await.as_deref(), Some("replica-a"));
+    leadership.release().await;
+    assert_eq!(holder().await, None, "released on shutdown");
 }

@@ -7,29 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::env::{Env, is};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::http::get;
 use vrg_operator::controller;
 use vrg_operator::telemetry::{self, Metrics};
 use vrg_testenv::shared;
-
-/// A plain HTTP/1.1 GET on loopback: status code and body.
-async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
 
 #[tokio::test]
 async fn metrics_and_health_endpoints_are_served() {

@@ -1,10 +1,11 @@
 //! The command line: one binary, four commands.
 //!
 //! Exit codes are part of the interface, so scripts and CI can tell a bad recipe from a bad
-//! invocation: 0 success, 1 the input is invalid, 2 usage or I/O error.
+//! invocation: 0 success, 1 the input is invalid, 2 usage or I/O error, 3 (`run`) the leader lease was lost.
 
 mod documents;
 mod plan;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -12,10 +13,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::controller::{OnDelete, Options};
+pub use run::RunArgs;
+
 use crate::recipe::Settings;
 use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
-use crate::telemetry::LogFormat;
 
 /// Exit code: the command did what was asked.
 pub const EXIT_OK: u8 = 0;
@@ -23,6 +24,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code: bad usage, or a file that cannot be read or written.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code (`run`): another replica took the leader lease; restart as a standby.
+pub const EXIT_LEASE_LOST: u8 = 3;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +35,8 @@ pub const EXIT_USAGE: u8 = 2;
     long_about = "Watches VolumeReplicationGroups, runs each one's recipe (Velero Backups and \
                   Restores for groups, pod exec and condition checks for hooks) on a schedule \
                   while primary and in order after a failover.\n\n\
-                  Exit codes: 0 success, 1 invalid input, 2 usage or I/O error."
+                  Exit codes: 0 success, 1 invalid input, 2 usage or I/O error, 3 the leader \
+                  lease was lost (`run`)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -79,33 +83,6 @@ pub enum Command {
         #[command(flatten)]
         scope: ScopeArgs,
     },
-}
-
-/// `run` settings.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Namespace where Velero runs; our Backups, Restores and DeleteBackupRequests go there.
-    #[arg(long, env = "VELERO_NAMESPACE", default_value = "velero")]
-    velero_namespace: String,
-    /// A namespace whose VRGs may protect other namespaces (repeatable). Default: the operator's
-    /// own namespace (`POD_NAMESPACE`), else vrg-operator-system.
-    #[arg(long = "admin-namespace", value_name = "NS")]
-    admin_namespaces: Vec<String>,
-    /// Reconcile only the VRGs of this namespace (default: all namespaces).
-    #[arg(long, value_name = "NS")]
-    watch_namespace: Option<String>,
-    /// Keep a deleted VRG's captures (Velero Backups and their data) instead of deleting them.
-    #[arg(long)]
-    keep_captures_on_delete: bool,
-    /// Log filter (`RUST_LOG` syntax).
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
-    log: String,
-    /// Log lines as text or as JSON objects.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-    /// Address of `/metrics`, `/healthz` and `/readyz` (port 0: any free port, logged).
-    #[arg(long, default_value = "0.0.0.0:8080")]
-    metrics_address: std::net::SocketAddr,
 }
 
 /// Where offline validation pretends the manifests are applied.
@@ -177,7 +154,7 @@ fn run(cli: Cli) -> u8 {
                 EXIT_USAGE
             }
         },
-        Command::Run(args) => run_controller(args),
+        Command::Run(args) => run::run(args),
         Command::Validate { files, scope } => validate::run(&files, &scope.into()),
         Command::Plan {
             file,
@@ -187,65 +164,4 @@ fn run(cli: Cli) -> u8 {
             scope,
         } => plan::run(&file, vrg.as_deref(), workflow, format, &scope.into()),
     }
-}
-
-fn run_controller(args: RunArgs) -> u8 {
-    crate::telemetry::init_logs(&args.log, args.log_format);
-    let admin_namespaces = if args.admin_namespaces.is_empty() {
-        vec![
-            std::env::var("POD_NAMESPACE")
-                .unwrap_or_else(|_| DEFAULT_OPERATOR_NAMESPACE.to_owned()),
-        ]
-    } else {
-        args.admin_namespaces
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    runtime.block_on(async {
-        let client = match kube::Client::try_default().await {
-            Ok(client) => client,
-            Err(e) => {
-                eprintln!("error: cannot reach the cluster (kubeconfig or in-cluster config): {e}");
-                return EXIT_USAGE;
-            }
-        };
-        let on_delete = if args.keep_captures_on_delete {
-            OnDelete::KeepCaptures
-        } else {
-            OnDelete::DeleteCaptures
-        };
-        let metrics = std::sync::Arc::new(crate::telemetry::Metrics::default());
-        let listener = match crate::telemetry::bind(args.metrics_address).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.metrics_address);
-                return EXIT_USAGE;
-            }
-        };
-        tracing::info!(address = ?listener.local_addr().ok(), "serving /metrics, /healthz, /readyz");
-        tokio::spawn(crate::telemetry::serve(listener, metrics.clone()));
-        let options = Options {
-            settings: Settings { admin_namespaces },
-            velero_namespace: args.velero_namespace,
-            watch_namespace: args.watch_namespace,
-            on_delete,
-            metrics,
-        };
-        tracing::info!(?options, "vrg-operator starting");
-        match crate::controller::run(client, options).await {
-            Ok(()) => EXIT_OK,
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_USAGE
-            }
-        }
-    })
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -44,6 +45,8 @@ pub struct Metrics {
     pub run_duration: Family<RunLabels, Histogram, fn() -> Histogram>,
     pub steps: Family<StepLabels, Counter>,
     pub step_duration: Family<StepLabels, Histogram, fn() -> Histogram>,
+    /// 1 while this process holds the leader lease (or runs without leader election), else 0.
+    pub leader: Gauge,
     /// Set once the caches are synced and the controller runs (`/readyz`).
     ready: AtomicBool,
 }
@@ -59,6 +62,7 @@ impl Default for Metrics {
             run_duration: Family::new_with_constructor(seconds_histogram),
             steps: Family::default(),
             step_duration: Family::new_with_constructor(seconds_histogram),
+            leader: Gauge::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -92,6 +96,11 @@ impl Default for Metrics {
             "workflow_step_duration_seconds",
             "Duration of finished steps (hook steps: exec and check durations)",
             m.step_duration.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica acts (holds the leader lease), 0 on standby",
+            m.leader.clone(),
         );
         Self { registry, ..m }
     }

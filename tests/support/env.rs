@@ -3,13 +3,15 @@
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::Value;
-use vrg_operator::api::velero::Backup;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use vrg_operator::api::velero::{Backup, BackupSpec};
 use vrg_operator::api::{Recipe, VolumeReplicationGroup};
 use vrg_operator::controller;
 use vrg_operator::recipe::Settings;
+use vrg_operator::velero::{self, ObjectIdentity};
 use vrg_testenv::shared;
 
 use vrg_testenv::velero::StandIn;
@@ -87,6 +89,11 @@ impl Env {
         });
     }
 
+    /// Stops the in-process controller, for tests that run the operator binary instead.
+    pub fn stop_controller(&mut self) {
+        self.controller.abort();
+    }
+
     /// Stops the controller (as a crash would) and starts a new one, with nothing in memory.
     pub fn restart_controller(&mut self) {
         self.controller.abort();
@@ -94,6 +101,46 @@ impl Env {
         self.controller = tokio::spawn(async move {
             run.await.unwrap();
         });
+    }
+
+    /// Creates pod `name` on the kwok node in `ns` and waits until it runs (its exec'd commands
+    /// run in kwok's work directory).
+    pub async fn running_pod(&self, ns: &str, name: &str, labels: Value) {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"nodeName": shared().node_name, "containers": [{"name": "main", "image": "busybox"}]},
+        }))
+        .unwrap();
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while pods
+            .get(name)
+            .await
+            .unwrap()
+            .status
+            .and_then(|s| s.phase)
+            .as_deref()
+            != Some("Running")
+        {
+            assert!(Instant::now() < deadline, "pod {ns}/{name} never ran");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Another cluster's Backup of VRG `vrg` (this namespace), as Velero's backup sync shows it
+    /// here: capture `capture` of `group` for profile `east`, in `phase`. Returns its name.
+    pub async fn synced_backup(&self, vrg: &str, capture: i64, group: &str, phase: &str) -> String {
+        let id = ObjectIdentity::backup(&self.ns, vrg, capture, group, "east");
+        let mut backup: Backup =
+            velero::spec::backup(&BackupSpec::default(), &id, "east", &self.velero_ns);
+        // Velero's CRDs have no status subresource: the phase is written with the object.
+        backup.status = Some(serde_json::from_value(json!({"phase": phase})).unwrap());
+        self.backups()
+            .create(&PostParams::default(), &backup)
+            .await
+            .unwrap();
+        id.name()
     }
 
     pub fn vrgs(&self) -> Api<VolumeReplicationGroup> {

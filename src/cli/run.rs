@@ -1,0 +1,192 @@
+//! `vrg-operator run`: telemetry first (so probes answer while waiting), then, with
+//! `--leader-elect`, the lease, then the controller until a signal or a lost lease.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{EXIT_LEASE_LOST, EXIT_OK, EXIT_USAGE};
+use crate::controller::{OnDelete, Options};
+use crate::leader::{Election, Leadership};
+use crate::recipe::Settings;
+use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
+use crate::telemetry::{LogFormat, Metrics};
+
+/// `run` settings.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Namespace where Velero runs; our Backups, Restores and DeleteBackupRequests go there.
+    #[arg(long, env = "VELERO_NAMESPACE", default_value = "velero")]
+    velero_namespace: String,
+    /// A namespace whose VRGs may protect other namespaces (repeatable). Default: the operator's
+    /// own namespace (`POD_NAMESPACE`), else vrg-operator-system.
+    #[arg(long = "admin-namespace", value_name = "NS")]
+    admin_namespaces: Vec<String>,
+    /// Reconcile only the VRGs of this namespace (default: all namespaces).
+    #[arg(long, value_name = "NS")]
+    watch_namespace: Option<String>,
+    /// Keep a deleted VRG's captures (Velero Backups and their data) instead of deleting them.
+    #[arg(long)]
+    keep_captures_on_delete: bool,
+    /// Log filter (`RUST_LOG` syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
+    /// Log lines as text or as JSON objects.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Address of `/metrics`, `/healthz` and `/readyz` (port 0: any free port, logged).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_address: std::net::SocketAddr,
+    /// Act only while holding a Lease, so that of several replicas exactly one acts.
+    #[arg(long)]
+    leader_elect: bool,
+    /// Namespace of the Lease. Default: the operator's own (`POD_NAMESPACE`), else
+    /// vrg-operator-system.
+    #[arg(long, value_name = "NS")]
+    leader_election_namespace: Option<String>,
+    /// Name of the Lease; replicas that share it elect one leader.
+    #[arg(long, value_name = "NAME", default_value = "vrg-operator")]
+    leader_election_lease: String,
+    /// How long the lease lasts unrenewed: the longest a standby waits after the leader dies.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    lease_duration: Duration,
+}
+
+/// The operator's own namespace, from the downward API.
+fn own_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| DEFAULT_OPERATOR_NAMESPACE.to_owned())
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    crate::telemetry::init_logs(&args.log, args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: RunArgs) -> u8 {
+    let metrics = Arc::new(Metrics::default());
+    let client = match crate::telemetry::client::client(&metrics).await {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("error: cannot reach the cluster (kubeconfig or in-cluster config): {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let listener = match crate::telemetry::bind(args.metrics_address).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.metrics_address);
+            return EXIT_USAGE;
+        }
+    };
+    tracing::info!(address = ?listener.local_addr().ok(), "serving /metrics, /healthz, /readyz");
+    tokio::spawn(crate::telemetry::serve(listener, metrics.clone()));
+
+    let election = args.leader_elect.then(|| Election {
+        namespace: args
+            .leader_election_namespace
+            .clone()
+            .unwrap_or_else(own_namespace),
+        lease: args.leader_election_lease.clone(),
+        identity: crate::leader::default_identity(),
+        duration: args.lease_duration,
+    });
+    let options = options(args, metrics.clone());
+    tracing::info!(?options, "vrg-operator starting");
+    let Some(election) = election else {
+        metrics.leader.set(1);
+        return controller(client, options).await;
+    };
+    // A standby is healthy and ready: it is doing its job, which is to wait.
+    metrics.set_ready();
+    tracing::info!(?election, "waiting for the leader lease");
+    let leadership = tokio::select! {
+        acquired = election.acquire(client.clone()) => acquired,
+        () = shutdown_signal() => return EXIT_OK,
+    };
+    let leadership = match leadership {
+        Ok(leadership) => leadership,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    tracing::info!(identity = %election.identity, "acquired the leader lease; starting");
+    metrics.leader.set(1);
+    lead(client, options, leadership).await
+}
+
+/// Runs the controller while the lease is held; a lost lease ends the process at once.
+async fn lead(client: kube::Client, options: Options, mut leadership: Leadership) -> u8 {
+    let code = tokio::select! {
+        code = controller(client, options) => Some(code),
+        () = leadership.lost() => None,
+    };
+    match code {
+        Some(code) => {
+            leadership.release().await;
+            code
+        }
+        None => {
+            tracing::error!("lost the leader lease; stopping so that only the new leader acts");
+            EXIT_LEASE_LOST
+        }
+    }
+}
+
+fn options(args: RunArgs, metrics: Arc<Metrics>) -> Options {
+    let admin_namespaces = if args.admin_namespaces.is_empty() {
+        vec![own_namespace()]
+    } else {
+        args.admin_namespaces
+    };
+    Options {
+        settings: Settings { admin_namespaces },
+        velero_namespace: args.velero_namespace,
+        watch_namespace: args.watch_namespace,
+        on_delete: if args.keep_captures_on_delete {
+            OnDelete::KeepCaptures
+        } else {
+            OnDelete::DeleteCaptures
+        },
+        metrics,
+    }
+}
+
+async fn controller(client: kube::Client, options: Options) -> u8 {
+    match crate::controller::run(client, options).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,131 @@
+//! Leader election over a `coordination.k8s.io` Lease, so that of several replicas exactly one
+//! acts. Standbys wait for the lease; a leader that loses it stops at once (the process exits and
+//! is restarted as a standby), because two replicas driving the same workflow could run a hook
+//! twice. Locking, renewal and expiry are kube-lease-manager's (server-side apply on the Lease).
+
+use std::time::Duration;
+
+use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Which lease, held by whom, for how long.
+#[derive(Debug, Clone)]
+pub struct Election {
+    pub namespace: String,
+    pub lease: String,
+    /// Unique per replica: the pod name in a cluster.
+    pub identity: String,
+    /// How long a lease lasts without renewal: the longest a standby waits after the leader dies.
+    pub duration: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("leader election on Lease {namespace}/{lease}: {source}")]
+    Lease {
+        namespace: String,
+        lease: String,
+        #[source]
+        source: LeaseManagerError,
+    },
+    #[error("leader election on Lease {namespace}/{lease}: the renewal task stopped")]
+    Stopped { namespace: String, lease: String },
+    #[error("lease duration must be at least 2s, got {0:?}")]
+    Duration(Duration),
+}
+
+/// The lease, held. Dropping it without [`Leadership::release`] lets it expire instead.
+pub struct Leadership {
+    state: watch::Receiver<bool>,
+    task: JoinHandle<Result<kube_lease_manager::LeaseManager, LeaseManagerError>>,
+}
+
+impl Election {
+    /// Seconds between renewals before expiry: a third of the lease, so two renewals can fail
+    /// before it runs out.
+    fn grace_seconds(&self) -> u64 {
+        (self.duration.as_secs() / 3).max(1)
+    }
+
+    fn error(&self, source: LeaseManagerError) -> Error {
+        Error::Lease {
+            namespace: self.namespace.clone(),
+            lease: self.lease.clone(),
+            source,
+        }
+    }
+
+    /// Waits until this replica holds the lease (creating the Lease if there is none), then keeps
+    /// renewing it in the background.
+    pub async fn acquire(&self, client: kube::Client) -> Result<Leadership, Error> {
+        if self.duration.as_secs() < 2 {
+            return Err(Error::Duration(self.duration));
+        }
+        let manager = LeaseManagerBuilder::new(client, &self.lease)
+            .with_namespace(&self.namespace)
+            .with_identity(&self.identity)
+            .with_duration(self.duration.as_secs())
+            .with_grace(self.grace_seconds())
+            .build()
+            .await
+            .map_err(|e| self.error(e))?;
+        let (mut state, task) = manager.watch().await;
+        while !*state.borrow_and_update() {
+            if state.changed().await.is_err() {
+                // The renewal task ended before we ever led: report why.
+                return Err(match task.await {
+                    Ok(Err(e)) => self.error(e),
+                    _ => Error::Stopped {
+                        namespace: self.namespace.clone(),
+                        lease: self.lease.clone(),
+                    },
+                });
+            }
+        }
+        Ok(Leadership { state, task })
+    }
+}
+
+impl Leadership {
+    /// Resolves when the lease is lost: another replica took it (this one failed to renew in
+    /// time), or renewal stopped.
+    pub async fn lost(&mut self) {
+        loop {
+            if !*self.state.borrow_and_update() {
+                return;
+            }
+            if self.state.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Gives the lease up, so a standby takes over now rather than after it expires.
+    pub async fn release(self) {
+        let Leadership { state, task } = self;
+        // Closing the channel tells the renewal task to release the lease and end.
+        drop(state);
+        match task.await {
+            Ok(Ok(_)) => tracing::info!("released the leader lease"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not release the leader lease"),
+            Err(e) => tracing::warn!(error = %e, "the lease task failed"),
+        }
+    }
+}
+
+/// This replica's identity: `POD_NAME` in a cluster, else host name and process id.
+pub fn default_identity() -> String {
+    if let Ok(pod) = std::env::var("POD_NAME")
+        && !pod.is_empty()
+    {
+        return pod;
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "vrg-operator".to_owned());
+    format!("{host}-{}", std::process::id())
+}

@@ -1,0 +1,225 @@
+//! Leader election across two operator processes (the real binary) sharing one Lease: only the
+//! holder acts; when it is killed the other takes over within the lease duration and finishes
+//! the workflow the first one started, without repeating its step.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, ListParams};
+use support::env::{Env, is};
+use support::http::{get, metric};
+use vrg_testenv::shared;
+
+const LEASE_DURATION: Duration = Duration::from_secs(4);
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One operator process; killed when dropped.
+struct Operator {
+    name: &'static str,
+    child: Child,
+    metrics: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Operator {
+    fn start(name: &'static str, env: &Env) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let metrics: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log = std::env::temp_dir().join(format!("vrg-leader-{}-{name}.log", env.ns));
+        let child = Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
+            .args([
+                "run",
+                "--leader-elect",
+                "--log",
+                "info,kube_lease_manager=debug",
+            ])
+            .args(["--leader-election-namespace", &env.ns])
+            .args([
+                "--lease-duration",
+                &format!("{}s", LEASE_DURATION.as_secs()),
+            ])
+            .args(["--velero-namespace", &env.velero_ns])
+            .args(["--watch-namespace", &env.ns])
+            .args(["--metrics-address", &metrics.to_string()])
+            .env("KUBECONFIG", &shared().kubeconfig)
+            .env("POD_NAME", name)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            name,
+            child,
+            metrics,
+            log,
+        }
+    }
+
+    async fn scrape(&self, name: &str) -> Option<f64> {
+        metric(&get(self.metrics, "/metrics").await.1, name)
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+async fn holder(env: &Env) -> Option<String> {
+    let lease = Api::<Lease>::namespaced(env.client.clone(), &env.ns)
+        .get_opt("vrg-operator")
+        .await
+        .unwrap()?;
+    lease.spec?.holder_identity.filter(|h| !h.is_empty())
+}
+
+/// Waits for the lease holder to satisfy `check`, returning it.
+async fn wait_holder(
+    env: &Env,
+    what: &str,
+    check: impl Fn(Option<&str>) -> bool,
+) -> Option<String> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let now = holder(env).await;
+        if check(now.as_deref()) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; holder now {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_of_two_replicas_acts_and_the_other_takes_over_when_it_dies() {
+    let mut env = Env::start("leader").await;
+    env.stop_controller();
+    env.driver.behaviour.lock().unwrap().hold = true;
+    let mut operators = vec![
+        Operator::start("replica-a", &env),
+        Operator::start("replica-b", &env),
+    ];
+
+    let first = wait_holder(&env, "a leader", |h| h.is_some())
+        .await
+        .unwrap();
+    env.apply(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: VolumeReplicationGroup
+metadata: {name: app}
+spec:
+  replicationState: primary
+  s3Profiles: [east]
+  kubeObjectProtection:
+    captureInterval: 1h
+    recipe:
+      groups: [{name: first}, {name: second}]
+      workflows: [{name: backup, sequence: [{group: first}, {group: second}]}]
+",
+    )
+    .await;
+    env.wait("app", "step 1 to run", TIMEOUT, |v| {
+        v.status
+            .as_ref()
+            .and_then(|s| s.kube_object_protection.as_ref())
+            .and_then(|k| k.current_step.as_deref())
+            .is_some_and(|s| s.contains("group first"))
+    })
+    .await;
+
+    // Only the holder acts; the standby answers its probes and has reconciled nothing.
+    let (leader, standby) = match operators.iter().position(|o| o.name == first) {
+        Some(0) => (0, 1),
+        Some(1) => (1, 0),
+        _ => panic!("the lease is held by {first:?}, neither replica"),
+    };
+    assert_eq!(
+        operators[leader].scrape("vrg_operator_leader").await,
+        Some(1.0)
+    );
+    assert!(
+        operators[leader]
+            .scrape("vrg_operator_reconciles_total")
+            .await
+            > Some(0.0)
+    );
+    assert_eq!(
+        operators[standby].scrape("vrg_operator_leader").await,
+        Some(0.0)
+    );
+    assert_eq!(
+        operators[standby]
+            .scrape("vrg_operator_reconciles_total")
+            .await,
+        Some(0.0),
+        "the standby acted; its log:\n{}",
+        operators[standby].log_tail()
+    );
+    assert_eq!(get(operators[standby].metrics, "/readyz").await.0, 200);
+
+    // Kill the leader as a node failure would: no chance to release the lease.
+    let killed = Instant::now();
+    operators[leader].child.kill().unwrap();
+    operators[leader].child.wait().unwrap();
+    env.driver.behaviour.lock().unwrap().hold = false;
+    let next = operators[standby].name;
+    wait_holder(&env, "the standby to take over", |h| h == Some(next)).await;
+    let takeover = killed.elapsed();
+    println!("takeover after the leader was killed: {takeover:?} (lease {LEASE_DURATION:?})");
+    assert!(
+        takeover <= LEASE_DURATION + Duration::from_secs(3),
+        "the standby took {takeover:?} to take over a {LEASE_DURATION:?} lease; its log:\n{}",
+        operators[standby].log_tail()
+    );
+
+    // The new leader finishes the run the old one started, creating nothing twice.
+    let vrg = env
+        .wait("app", "the capture to finish", TIMEOUT, |v| {
+            is(v, "ClusterDataProtected", "True")
+        })
+        .await;
+    let run = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .run
+        .unwrap();
+    assert!(run.steps.iter().all(|s| s.attempt == 1), "{:?}", run.steps);
+    assert_eq!(
+        env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2,
+        "one Backup per group, none repeated"
+    );
+
+    // A leader that stops gracefully hands the lease over at once instead of letting it expire.
+    let survivor = operators.swap_remove(standby);
+    let pid = survivor.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    wait_holder(&env, "the lease to be released", |h| h.is_none()).await;
+    drop(survivor);
+}
