@@ -7,7 +7,6 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 use support::env::{Env, condition};
@@ -16,29 +15,6 @@ use vrg_operator::api::progress::{RunPhase, StepPhase, WorkflowRun};
 use vrg_testenv::shared;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
-
-async fn pod(env: &Env, name: &str, labels: serde_json::Value) {
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": labels},
-        "spec": {"nodeName": shared().node_name, "containers": [{"name": "main", "image": "busybox"}]},
-    }))
-    .unwrap();
-    let pods: Api<Pod> = Api::namespaced(env.client.clone(), &env.ns);
-    pods.create(&PostParams::default(), &pod).await.unwrap();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    while pods
-        .get(name)
-        .await
-        .unwrap()
-        .status
-        .and_then(|s| s.phase)
-        .as_deref()
-        != Some("Running")
-    {
-        assert!(std::time::Instant::now() < deadline, "pod {name} never ran");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// The trace file of this test in kwok's work directory, where exec'd commands run.
 fn trace(env: &Env) -> std::path::PathBuf {
@@ -81,7 +57,7 @@ fn finished(v: &VolumeReplicationGroup) -> Option<WorkflowRun> {
 #[tokio::test]
 async fn quiesce_group_unquiesce_run_in_order_exactly_once() {
     let env = Env::start("hooks-order").await;
-    pod(&env, "db-0", json!({"app": "db"})).await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
     let file = format!("trace-{}", env.ns);
     let recipe = format!(
         "      groups: [{{name: data}}]
@@ -129,7 +105,7 @@ async fn quiesce_group_unquiesce_run_in_order_exactly_once() {
 #[tokio::test]
 async fn a_failing_op_stops_the_workflow_and_runs_its_inverse() {
     let env = Env::start("hooks-fail").await;
-    pod(&env, "db-0", json!({"app": "db"})).await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
     let file = format!("trace-{}", env.ns);
     let recipe = format!(
         "      groups: [{{name: data}}]
@@ -175,7 +151,7 @@ async fn a_failing_op_stops_the_workflow_and_runs_its_inverse() {
 #[tokio::test]
 async fn on_error_continue_goes_on_and_a_timeout_kills_the_command() {
     let env = Env::start("hooks-continue").await;
-    pod(&env, "db-0", json!({"app": "db"})).await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
     let recipe = "      groups: [{name: data}]
       hooks:
         - name: db
@@ -322,7 +298,8 @@ spec:
     // The hook waits: no pod runs yet. The application's pod appears a little later.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(lines(&env).is_empty());
-    pod(&env, "my-app-0", json!({"app": "my-app"})).await;
+    env.running_pod(&env.ns, "my-app-0", json!({"app": "my-app"}))
+        .await;
     let vrg = env
         .wait("app", "the recovery", TIMEOUT, |v| {
             condition(v, "KubeObjectsReady").is_some_and(|c| c.status == "True")
@@ -360,7 +337,7 @@ spec:
 #[tokio::test]
 async fn an_operator_restart_during_an_exec_reruns_it_as_a_new_attempt() {
     let mut env = Env::start("hooks-restart").await;
-    pod(&env, "db-0", json!({"app": "db"})).await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
     let recipe = "      groups: [{name: data}]
       hooks:
         - name: db

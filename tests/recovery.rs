@@ -5,11 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use kube::api::{ListParams, PostParams};
-use serde_json::json;
+use kube::api::ListParams;
 use support::env::{Env, condition, is};
-use vrg_operator::api::velero::{Backup, BackupSpec, Restore};
-use vrg_operator::velero::{self, ObjectIdentity};
+use vrg_operator::api::velero::Restore;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -44,26 +42,13 @@ spec:
     )
 }
 
-/// A Backup as the other cluster's capture leaves it, synced here by Velero.
-async fn synced_backup(env: &Env, capture: i64, group: &str, phase: &str) -> String {
-    let id = ObjectIdentity::backup(&env.ns, "app", capture, group, "east");
-    let mut backup: Backup =
-        velero::spec::backup(&BackupSpec::default(), &id, "east", &env.velero_ns);
-    backup.status = Some(serde_json::from_value(json!({"phase": phase})).unwrap());
-    let name = id.name();
-    let api = env.backups();
-    api.create(&PostParams::default(), &backup).await.unwrap();
-    // Velero's CRDs have no status subresource: the phase is written with the object.
-    name
-}
-
 #[tokio::test]
 async fn failover_restores_the_newest_complete_capture_in_order_then_captures() {
     let env = Env::start("failover").await;
     env.driver.behaviour.lock().unwrap().hold = true;
-    let config7 = synced_backup(&env, 7, "config", "Completed").await;
-    let workload7 = synced_backup(&env, 7, "workload", "Completed").await;
-    synced_backup(&env, 8, "config", "Completed").await; // capture 8 never finished its workload group
+    let config7 = env.synced_backup("app", 7, "config", "Completed").await;
+    let workload7 = env.synced_backup("app", 7, "workload", "Completed").await;
+    env.synced_backup("app", 8, "config", "Completed").await; // capture 8 never finished its workload group
     env.apply(RECIPE).await;
     env.apply(&vrg("Failover")).await;
     let restores = kube::Api::<Restore>::namespaced(env.client.clone(), &env.velero_ns);
@@ -131,7 +116,8 @@ async fn failover_restores_the_newest_complete_capture_in_order_then_captures() 
 #[tokio::test]
 async fn without_a_complete_capture_recovery_waits_and_says_why() {
     let env = Env::start("no-capture").await;
-    synced_backup(&env, 3, "config", "PartiallyFailed").await;
+    env.synced_backup("app", 3, "config", "PartiallyFailed")
+        .await;
     env.apply(RECIPE).await;
     env.apply(&vrg("Relocate")).await;
     let vrg = env

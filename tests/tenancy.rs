@@ -1,0 +1,218 @@
+//! Tenancy (SPEC 8) as the controller enforces it: a VRG acts only in its own namespace, so one in
+//! namespace A cannot back up, restore or exec into namespace B; a VRG in an admin namespace acts
+//! in the namespaces its `protectedNamespaces` lists, and only those.
+
+mod support;
+
+use std::time::Duration;
+
+use kube::api::{Api, ListParams};
+use serde_json::json;
+use support::env::{Env, condition, is, options};
+use vrg_operator::api::velero::Restore;
+use vrg_operator::controller;
+use vrg_operator::recipe::Settings;
+use vrg_testenv::shared;
+
+const TIMEOUT: Duration = Duration::from_secs(40);
+
+/// The file a hook of this test appends to, in kwok's work directory.
+fn trace_name(ns: &str) -> String {
+    format!("trace-{ns}")
+}
+
+fn trace(ns: &str) -> String {
+    std::fs::read_to_string(shared().kwok_workdir.join(trace_name(ns))).unwrap_or_default()
+}
+
+/// A recipe that backs up, restores and execs into `target`.
+fn recipe_into(target: &str, trace: &str) -> String {
+    format!(
+        "    recipe:
+      groups: [{{name: data, includedNamespaces: [{target}]}}]
+      hooks:
+        - name: db
+          type: exec
+          namespace: {target}
+          labelSelector: app=db
+          ops: [{{name: mark, command: '[\"/bin/sh\", \"-c\", \"echo ran >> {trace}\"]'}}]
+      workflows:
+        - {{name: backup, sequence: [{{hook: db/mark}}, {{group: data}}]}}
+        - {{name: restore, sequence: [{{group: data}}, {{hook: db/mark}}]}}
+"
+    )
+}
+
+fn vrg(name: &str, extra_spec: &str, kop: &str) -> String {
+    format!(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: VolumeReplicationGroup
+metadata: {{name: {name}}}
+spec:
+  replicationState: primary
+  s3Profiles: [east]
+{extra_spec}  kubeObjectProtection:
+    captureInterval: 1h
+{kop}"
+    )
+}
+
+fn restores(env: &Env) -> Api<Restore> {
+    Api::namespaced(env.client.clone(), &env.velero_ns)
+}
+
+#[tokio::test]
+async fn a_vrg_cannot_back_up_restore_or_exec_into_another_namespace() {
+    let env = Env::start("tenant-a").await;
+    let plane = shared();
+    let other = plane.namespace(&env.client, "tenant-b").await.unwrap();
+    env.running_pod(&other, "db-0", json!({"app": "db"})).await;
+    let mark = trace_name(&other);
+
+    // Capture and recovery (a failover with the other cluster's capture to restore), each with a
+    // recipe reaching into the other namespace; one asks for it through protectedNamespaces.
+    env.synced_backup("moved", 1, "data", "Completed").await;
+    env.apply(&vrg("app", "", &recipe_into(&other, &mark)))
+        .await;
+    env.apply(&vrg(
+        "moved",
+        "  action: Failover\n",
+        &recipe_into(&other, &mark),
+    ))
+    .await;
+    env.apply(&vrg(
+        "claims",
+        &format!("  protectedNamespaces: [{other}]\n"),
+        "",
+    ))
+    .await;
+    for name in ["app", "moved", "claims"] {
+        let vrg = env
+            .wait(name, "RecipeReady=False", TIMEOUT, |v| {
+                is(v, "RecipeReady", "False")
+            })
+            .await;
+        let message = &condition(&vrg, "RecipeReady").unwrap().message;
+        let expected: &[&str] = match name {
+            "claims" => &["spec.protectedNamespaces: honoured only for VRGs in an admin namespace"],
+            _ => &[
+                &format!("group namespace \"{other}\" is not allowed"),
+                &format!("hook namespace \"{other}\" is not allowed"),
+                "a VRG may only act in its own namespace",
+            ],
+        };
+        for text in expected {
+            assert!(
+                message.contains(text),
+                "{name}: {text:?} not in {message:?}"
+            );
+        }
+    }
+
+    // Nothing was done anywhere: give the controller time to misbehave, then look.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let backups = env
+        .backups()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(backups.len(), 1, "only the synced capture: {backups:?}");
+    assert!(
+        restores(&env)
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(trace(&other), "", "no hook ran in {other}");
+    for name in ["app", "moved"] {
+        let vrg = env.vrgs().get(name).await.unwrap();
+        assert!(!is(&vrg, "ClusterDataProtected", "True") && !is(&vrg, "KubeObjectsReady", "True"));
+    }
+}
+
+#[tokio::test]
+async fn an_admin_namespace_vrg_acts_in_its_protected_namespaces_only() {
+    let mut env = Env::start("tenant-admin").await;
+    // This test's namespace is the admin namespace.
+    env.restart_controller_with(controller::Options {
+        settings: Settings {
+            admin_namespaces: vec![env.ns.clone()],
+        },
+        ..options(&env.velero_ns, &env.ns)
+    });
+    let plane = shared();
+    let app = plane.namespace(&env.client, "tenant-app").await.unwrap();
+    let outside = plane
+        .namespace(&env.client, "tenant-outside")
+        .await
+        .unwrap();
+    env.running_pod(&app, "db-0", json!({"app": "db"})).await;
+    env.running_pod(&outside, "db-0", json!({"app": "db"}))
+        .await;
+    let protects = format!("  protectedNamespaces: [{app}]\n");
+
+    // Capture: the hook runs in the protected namespace and the Backup covers it.
+    env.apply(&vrg(
+        "app",
+        &protects,
+        &recipe_into(&app, &trace_name(&app)),
+    ))
+    .await;
+    env.wait("app", "the capture", TIMEOUT, |v| {
+        is(v, "ClusterDataProtected", "True")
+    })
+    .await;
+    assert_eq!(trace(&app), "ran\n");
+    let backups = env
+        .backups()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0].spec.filter.included_namespaces, [app.clone()]);
+
+    // Recovery: the Restore covers the protected namespace, then the hook runs there again.
+    env.synced_backup("moved", 1, "data", "Completed").await;
+    env.apply(&vrg(
+        "moved",
+        &format!("{protects}  action: Failover\n"),
+        &recipe_into(&app, &trace_name(&app)),
+    ))
+    .await;
+    env.wait("moved", "the recovery", TIMEOUT, |v| {
+        is(v, "KubeObjectsReady", "True")
+    })
+    .await;
+    let list = restores(&env)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].spec.filter.included_namespaces, [app.clone()]);
+    assert!(trace(&app).starts_with("ran\nran\n"), "{:?}", trace(&app));
+
+    // A namespace outside protectedNamespaces stays out of reach, even for an admin VRG.
+    env.apply(&vrg(
+        "reaches-out",
+        &protects,
+        &recipe_into(&outside, &trace_name(&outside)),
+    ))
+    .await;
+    let vrg = env
+        .wait("reaches-out", "RecipeReady=False", TIMEOUT, |v| {
+            is(v, "RecipeReady", "False")
+        })
+        .await;
+    let message = &condition(&vrg, "RecipeReady").unwrap().message;
+    assert!(
+        message.contains("it is not in the VRG's protectedNamespaces"),
+        "{message}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(trace(&outside), "");
+}
