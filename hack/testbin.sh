@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes components the integration tests run against (see TESTING.md):
 # kube-apiserver, kube-controller-manager, kubectl, etcd and kwok, plus kwok's stage configs and
-# Velero's CRDs. Everything comes from the Go module proxy through the ordinary `go` command
-# (no release-site downloads needed) and is built once per machine into a version-keyed cache.
+# Velero's CRDs, and helm (v3), with which tests/install.rs lints, renders and installs the chart.
+# Everything comes from the Go module proxy through the ordinary `go` command (no release-site
+# downloads needed) and is built once per machine into a version-keyed cache.
 #
 # Usage: hack/testbin.sh              build what is missing, write <cache>/env, print it on stdout
 #        hack/testbin.sh --print-env  print <cache>/env without building (fails if absent)
@@ -11,10 +12,12 @@
 # Environment:
 #   VRG_TESTBIN_CACHE   cache root (default: ~/.cache/vrg-operator/testbin)
 #   VRG_TESTBIN_ASSETS  directory of prebuilt binaries, used instead of building when it holds
-#                       kube-apiserver / kube-controller-manager / kubectl / etcd / kwok;
+#                       kube-apiserver / kube-controller-manager / kubectl / etcd / kwok / helm;
 #                       KUBEBUILDER_ASSETS (envtest) is used the same way if the former is unset
 #   KUBE_VERSION        build exactly this k8s.io/kubernetes version (default: try v1.36.3,
 #                       then v1.37.2, v1.35.4, v1.34.4 and keep the first that builds)
+#   HELM_VERSION        build exactly this helm.sh/helm/v3 version (default: try v3.22.0, then
+#                       v3.21.4, v3.20.2 and keep the first that builds)
 #   ETCD_VERSION, KWOK_VERSION, VELERO_VERSION   override the pinned defaults
 #
 # Logs go to stderr; stdout carries only the env lines (KEY=/abs/path), so
@@ -26,6 +29,7 @@ readonly KUBE_CANDIDATES_DEFAULT="v1.36.3 v1.37.2 v1.35.4 v1.34.4"
 readonly ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 readonly KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 readonly VELERO_VERSION="${VELERO_VERSION:-v1.18.3}"
+readonly HELM_CANDIDATES_DEFAULT="v3.22.0 v3.21.4 v3.20.2"
 
 CACHE="${VRG_TESTBIN_CACHE:-${HOME}/.cache/vrg-operator/testbin}"
 ASSETS="${VRG_TESTBIN_ASSETS:-${KUBEBUILDER_ASSETS:-}}"
@@ -334,6 +338,63 @@ ensure_velero_crds() {
   log "velero CRDs: ${dir}"
 }
 
+# ---- helm (helm.sh/helm/v3) ------------------------------------------------------------------
+
+# helm_install VERSION DIR: `go install` works (helm's go.mod has no local replaces). The ldflags
+# are those of helm's Makefile: without them `helm version` says v3.NN without the patch, and
+# `.Capabilities.KubeVersion` (used by `helm template` and `helm lint`) defaults to v1.20.
+helm_install() {
+  local version=$1 dir=$2 tmp="$2/.helm.tmp.$$" goflags="${GOFLAGS:-}" gomod client_go minor pkg
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=${version}"
+  gomod="$(mod_field "helm.sh/helm/v3@${version}" GoMod)" && [[ -f "${gomod}" ]] || return 1
+  client_go="$(awk '$1 == "k8s.io/client-go" { print $2; exit }' "${gomod}")"   # v0.MINOR.PATCH
+  if [[ "${client_go}" =~ ^v0\.([0-9]+)\. ]]; then
+    minor="${BASH_REMATCH[1]}"
+    for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+      ldflags+=" -X ${pkg}.k8sVersionMajor=1 -X ${pkg}.k8sVersionMinor=${minor}"
+    done
+  fi
+  mkdir -p "${tmp}"
+  goflags="${goflags//-mod=mod/}"   # -mod is not allowed with `go install m@v`
+  if ! GOFLAGS="${goflags}" GOBIN="${tmp}" \
+      go install -trimpath -ldflags "${ldflags}" "helm.sh/helm/v3/cmd/helm@${version}"; then
+    rm -rf "${tmp}"; return 1
+  fi
+  mv -f "${tmp}/helm" "${dir}/helm"
+  rm -rf "${tmp}"
+}
+
+ensure_helm() {
+  local p version candidates=() tried=() chosen=""
+  if p="$(prebuilt helm)"; then RESULT[HELM]="${p}"; log "helm: using prebuilt ${p}"; return 0; fi
+  if [[ -n "${HELM_VERSION:-}" ]]; then
+    candidates=("${HELM_VERSION}")
+  else
+    read -r -a candidates <<<"${HELM_CANDIDATES_DEFAULT}"
+  fi
+  # As for Kubernetes: a version already built wins, so a fallback is not retried every run.
+  for version in "${candidates[@]}"; do
+    if [[ -x "${CACHE}/helm-${version}/helm" ]]; then chosen="${version}"; break; fi
+  done
+  if [[ -n "${chosen}" ]]; then
+    log "helm ${chosen}: cached"
+  else
+    for version in "${candidates[@]}"; do
+      tried+=("${version}")
+      log "building helm ${version} ..."
+      mkdir -p "${CACHE}/helm-${version}"
+      if timed "helm ${version}" helm_install "${version}" "${CACHE}/helm-${version}"; then
+        chosen="${version}"; break
+      fi
+      rmdir "${CACHE}/helm-${version}" 2>/dev/null || true
+      log "helm ${version} failed with $(go env GOVERSION) (see above)"
+    done
+    [[ -n "${chosen}" ]] || die "helm: no helm.sh/helm/v3 version built (tried: ${tried[*]}); see the errors above"
+  fi
+  RESULT[HELM_VERSION]="${chosen}"
+  RESULT[HELM]="${CACHE}/helm-${chosen}/helm"
+}
+
 # ---- main -------------------------------------------------------------------------------------
 
 log "cache: ${CACHE}  ($(go env GOVERSION), GOTOOLCHAIN=${GOTOOLCHAIN})"
@@ -343,10 +404,11 @@ ensure_kube
 ensure_etcd
 ensure_kwok
 ensure_velero_crds
+ensure_helm
 
 tmp_env="$(mktemp "${CACHE}/.env.tmp.XXXXXX")"
-for key in KUBE_APISERVER KUBE_CONTROLLER_MANAGER KUBECTL ETCD KWOK KWOK_STAGES VELERO_CRDS \
-           KUBE_VERSION ETCD_VERSION KWOK_VERSION VELERO_VERSION; do
+for key in KUBE_APISERVER KUBE_CONTROLLER_MANAGER KUBECTL ETCD KWOK KWOK_STAGES VELERO_CRDS HELM \
+           KUBE_VERSION ETCD_VERSION KWOK_VERSION VELERO_VERSION HELM_VERSION; do
   if [[ -n "${RESULT[${key}]:-}" ]]; then printf '%s=%s\n' "${key}" "${RESULT[${key}]}"; fi
 done >"${tmp_env}"
 chmod 0644 "${tmp_env}"

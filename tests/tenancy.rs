@@ -173,7 +173,7 @@ async fn an_admin_namespace_vrg_acts_in_its_protected_namespaces_only() {
         .unwrap()
         .items;
     assert_eq!(backups.len(), 1);
-    assert_eq!(backups[0].spec.filter.included_namespaces, [app.clone()]);
+    assert_eq!(backups[0].spec.filter.included_namespaces, [app.as_str()]);
 
     // Recovery: the Restore covers the protected namespace, then the hook runs there again.
     env.synced_backup("moved", 1, "data", "Completed").await;
@@ -193,7 +193,7 @@ async fn an_admin_namespace_vrg_acts_in_its_protected_namespaces_only() {
         .unwrap()
         .items;
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].spec.filter.included_namespaces, [app.clone()]);
+    assert_eq!(list[0].spec.filter.included_namespaces, [app.as_str()]);
     assert!(trace(&app).starts_with("ran\nran\n"), "{:?}", trace(&app));
 
     // A namespace outside protectedNamespaces stays out of reach, even for an admin VRG.

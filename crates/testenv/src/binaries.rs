@@ -18,6 +18,9 @@ pub struct Binaries {
     pub kwok_stages: PathBuf,
     /// Velero's CRD files (`config/crd/v1/bases/` of its module).
     pub velero_crds: PathBuf,
+    /// helm (v3), for the tests that lint, render and install the chart; not part of the control
+    /// plane, so an env file written before testbin.sh built helm still starts it.
+    pub helm: Option<PathBuf>,
 }
 
 /// The env file `hack/testbin.sh` writes.
@@ -69,6 +72,7 @@ impl Binaries {
             kwok: get("KWOK")?,
             kwok_stages: get("KWOK_STAGES")?,
             velero_crds: get("VELERO_CRDS")?,
+            helm: vars.contains_key("HELM").then(|| get("HELM")).transpose()?,
         })
     }
 }

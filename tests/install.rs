@@ -1,0 +1,593 @@
+//! Packaging: the kustomize layout (`config/`) and the Helm chart (`charts/vrg-operator/`).
+//!
+//! Without a cluster: the copies of the CRDs and samples equal their sources, the chart's RBAC
+//! rules equal `config/rbac/`'s, `helm lint` passes and the chart refuses unsafe values. Against
+//! the real API server: `kubectl apply --server-side -k config/default` and `helm install` install
+//! everything, the ReplicaSet's pods pass the Pod Security "restricted" admission, and the
+//! operator's binary, run with the installed Deployment's arguments and environment as the
+//! installed ServiceAccount, takes the leader Lease.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, Subject};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use vrg_testenv::{Binaries, ControlPlane, shared};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn repo(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+fn binaries() -> Binaries {
+    Binaries::locate().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// helm, as hack/testbin.sh built it.
+fn helm() -> Command {
+    let helm = binaries()
+        .helm
+        .expect("the testbin env file names no HELM: rerun ./hack/testbin.sh");
+    let mut cmd = Command::new(helm);
+    // Keep helm's caches and settings out of $HOME.
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-home");
+    cmd.env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .current_dir(repo(""));
+    cmd
+}
+
+fn kubectl() -> Command {
+    let mut cmd = Command::new(binaries().kubectl);
+    cmd.current_dir(repo(""));
+    cmd
+}
+
+/// Runs `cmd`; its stdout on success, its stderr on failure.
+fn output(mut cmd: Command) -> Result<String, String> {
+    let described = format!("{cmd:?}");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{described}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "{described} failed ({}):\n{stderr}{stdout}",
+            out.status
+        ))
+    }
+}
+
+/// Runs `cmd`, which must succeed; its stdout.
+fn run(cmd: Command) -> String {
+    output(cmd).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`run`] off the async runtime's threads (a blocking process would starve its other tasks).
+async fn run_async(cmd: Command) -> String {
+    tokio::task::spawn_blocking(move || run(cmd)).await.unwrap()
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple::<Value>(yaml)
+        .unwrap()
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+    let mut found = docs.iter().filter(|d| d["kind"] == kind);
+    let doc = found.next().unwrap_or_else(|| panic!("no {kind} rendered"));
+    assert!(found.next().is_none(), "more than one {kind} rendered");
+    doc
+}
+
+fn helm_template(release: &str, namespace: &str, sets: &[&str]) -> Result<String, String> {
+    let mut cmd = helm();
+    cmd.args([
+        "template",
+        release,
+        "charts/vrg-operator",
+        "--namespace",
+        namespace,
+    ]);
+    for set in sets {
+        cmd.args(["--set", set]);
+    }
+    output(cmd)
+}
+
+// ---- without a cluster -------------------------------------------------------------------------
+
+#[test]
+fn crd_copies_equal_crds_yaml() {
+    let generated = read("crds/crds.yaml");
+    for copy in ["config/crd/crds.yaml", "charts/vrg-operator/crds/crds.yaml"] {
+        assert!(
+            read(copy) == generated,
+            "{copy} differs from crds/crds.yaml: run `cp crds/crds.yaml {copy}`"
+        );
+    }
+}
+
+#[test]
+fn samples_are_copies_of_examples() {
+    let kustomization: Value =
+        serde_saphyr::from_str(&read("config/samples/kustomization.yaml")).unwrap();
+    let listed: Vec<&str> = kustomization["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(!listed.is_empty());
+    for sample in &listed {
+        let copy = format!("config/samples/{sample}");
+        let source = format!("examples/{sample}");
+        assert!(
+            read(&copy) == read(&source),
+            "{copy} differs from {source}: run `cp {source} {copy}`"
+        );
+    }
+    for entry in std::fs::read_dir(repo("config/samples")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            name == "kustomization.yaml" || listed.contains(&name.as_str()),
+            "config/samples/{name} is not listed in config/samples/kustomization.yaml"
+        );
+    }
+}
+
+#[test]
+fn helm_lint_passes() {
+    let mut cmd = helm();
+    cmd.args(["lint", "--strict", "charts/vrg-operator"]);
+    run(cmd);
+    // And with every optional part switched on.
+    let mut cmd = helm();
+    cmd.args(["lint", "--strict", "charts/vrg-operator", "--set"])
+        .arg(
+            "replicas=1,leaderElection.enabled=false,adminNamespaces={a,b},watchNamespace=w,\
+         keepCapturesOnDelete=true,serviceAccount.create=false,serviceAccount.name=sa,\
+         rbac.create=false,metrics.service.enabled=false,nodeSelector.disk=ssd,\
+         priorityClassName=high,extraArgs={--log=debug}",
+        );
+    run(cmd);
+}
+
+#[test]
+fn the_chart_refuses_unsafe_or_misspelt_values() {
+    let err = helm_template("x", "ns", &["leaderElection.enabled=false"]).unwrap_err();
+    assert!(
+        err.contains("replicas > 1 needs leaderElection.enabled"),
+        "{err}"
+    );
+    helm_template("x", "ns", &["leaderElection.enabled=false", "replicas=1"]).unwrap();
+    let err = helm_template("x", "ns", &["replica=3"]).unwrap_err();
+    assert!(err.contains("replica"), "{err}");
+    let err = helm_template("x", "ns", &["logFormat=xml"]).unwrap_err();
+    assert!(err.contains("logFormat"), "{err}");
+}
+
+#[test]
+fn the_charts_rbac_rules_equal_config_rbac() {
+    let docs = documents(&helm_template("rel", "ns", &[]).unwrap());
+    let role: Value = serde_saphyr::from_str(&read("config/rbac/role.yaml")).unwrap();
+    let cluster_role = find(&docs, "ClusterRole");
+    assert_eq!(cluster_role["metadata"]["name"], "rel-vrg-operator");
+    assert_eq!(
+        cluster_role["rules"], role["rules"],
+        "the chart's ClusterRole (charts/vrg-operator/templates/clusterrole.yaml) and \
+         config/rbac/role.yaml differ"
+    );
+    let election: Value =
+        serde_saphyr::from_str(&read("config/rbac/leader_election_role.yaml")).unwrap();
+    assert_eq!(
+        find(&docs, "Role")["rules"],
+        election["rules"],
+        "the chart's leader-election Role and config/rbac/leader_election_role.yaml differ"
+    );
+}
+
+#[test]
+fn kustomize_and_helm_render_the_same_deployment_settings() {
+    let kustomized = documents(&run({
+        let mut cmd = kubectl();
+        cmd.args(["kustomize", "config/default"]);
+        cmd
+    }));
+    let charted = documents(&helm_template("vrg-operator", "vrg-operator-system", &[]).unwrap());
+    let pod = |docs: &[Value]| find(docs, "Deployment")["spec"]["template"]["spec"].clone();
+    let (k, h) = (pod(&kustomized), pod(&charted));
+    assert_eq!(k["securityContext"], h["securityContext"]);
+    let (kc, hc) = (&k["containers"][0], &h["containers"][0]);
+    for field in [
+        "securityContext",
+        "resources",
+        "livenessProbe",
+        "readinessProbe",
+        "ports",
+        "env",
+        "image",
+    ] {
+        assert_eq!(kc[field], hc[field], "the containers' {field} differ");
+    }
+    assert_eq!(kc["image"], "ghcr.io/vrg-operator/vrg-operator:0.1.0");
+    assert_eq!(
+        find(&kustomized, "Deployment")["spec"]["replicas"],
+        find(&charted, "Deployment")["spec"]["replicas"]
+    );
+    // The default release name gives the chart's objects the kustomize layout's names.
+    for kind in [
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Service",
+    ] {
+        assert_eq!(
+            find(&kustomized, kind)["metadata"]["name"],
+            find(&charted, kind)["metadata"]["name"],
+            "{kind} names differ"
+        );
+    }
+}
+
+// ---- against the API server --------------------------------------------------------------------
+
+/// What an install should have made, in `namespace`.
+struct Installed<'a> {
+    namespace: &'a str,
+    deployment: &'a str,
+    service_account: &'a str,
+    cluster_role_binding: &'a str,
+    leader_election_binding: &'a str,
+    metrics_service: &'a str,
+}
+
+#[tokio::test]
+async fn kustomize_install_applies_and_the_operator_leads() {
+    let plane = shared();
+    let mut cmd = plane.kubectl();
+    cmd.current_dir(repo(""))
+        .args(["apply", "--server-side", "-k", "config/default"]);
+    let applied = run_async(cmd).await;
+    assert!(
+        applied.contains("deployment.apps/vrg-operator serverside-applied"),
+        "{applied}"
+    );
+    let client = plane.client().await.unwrap();
+    let ns = Api::<Namespace>::all(client.clone())
+        .get("vrg-operator-system")
+        .await
+        .unwrap();
+    assert_eq!(
+        ns.metadata.labels.unwrap()["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    let installed = Installed {
+        namespace: "vrg-operator-system",
+        deployment: "vrg-operator",
+        service_account: "vrg-operator",
+        cluster_role_binding: "vrg-operator",
+        leader_election_binding: "vrg-operator-leader-election",
+        metrics_service: "vrg-operator-metrics",
+    };
+    check_installed(plane, &client, &installed).await;
+
+    // The samples are valid objects for the installed CRDs.
+    let samples_ns = plane.namespace(&client, "samples").await.unwrap();
+    let mut cmd = plane.kubectl();
+    cmd.current_dir(repo("")).args([
+        "apply",
+        "--server-side",
+        "-k",
+        "config/samples",
+        "-n",
+        &samples_ns,
+    ]);
+    let applied = run_async(cmd).await;
+    for object in [
+        "volumereplicationgroup.ramendr.openshift.io/guestbook",
+        "volumereplicationgroup.ramendr.openshift.io/mysql",
+        "recipe.ramendr.openshift.io/mysql",
+    ] {
+        assert!(applied.contains(object), "{object} not applied:\n{applied}");
+    }
+}
+
+#[tokio::test]
+async fn helm_install_applies_and_the_operator_leads() {
+    let plane = shared();
+    let client = plane.client().await.unwrap();
+    let ns = plane.namespace(&client, "helm").await.unwrap();
+    // As the kustomize layout's namespace: Pod Security "restricted" enforced.
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            &ns,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            }}})),
+        )
+        .await
+        .unwrap();
+    let release = format!("r{}", &ns["helm-".len()..]);
+    let mut cmd = helm();
+    cmd.env("KUBECONFIG", &plane.kubeconfig).args([
+        "install",
+        &release,
+        "charts/vrg-operator",
+        "--namespace",
+        &ns,
+    ]);
+    let installed = run_async(cmd).await;
+    assert!(installed.contains("STATUS: deployed"), "{installed}");
+    let fullname = format!("{release}-vrg-operator");
+    assert!(
+        installed.contains(&format!("leader election on Lease {fullname}")),
+        "NOTES.txt: {installed}"
+    );
+    let election = format!("{fullname}-leader-election");
+    let metrics = format!("{fullname}-metrics");
+    check_installed(
+        plane,
+        &client,
+        &Installed {
+            namespace: &ns,
+            deployment: &fullname,
+            service_account: &fullname,
+            cluster_role_binding: &fullname,
+            leader_election_binding: &election,
+            metrics_service: &metrics,
+        },
+    )
+    .await;
+}
+
+/// The objects exist as they should, the Deployment's pods were admitted, and the binary run as
+/// the Deployment would run it takes the leader Lease.
+async fn check_installed(plane: &ControlPlane, client: &kube::Client, want: &Installed<'_>) {
+    let ns = want.namespace;
+    let deployment = Api::<Deployment>::namespaced(client.clone(), ns)
+        .get(want.deployment)
+        .await
+        .unwrap();
+    let spec = deployment.spec.clone().unwrap();
+    assert_eq!(spec.replicas, Some(2));
+    let pod = spec.template.spec.clone().unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some(want.service_account)
+    );
+    let psc = pod.security_context.clone().unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(psc.run_as_user, Some(65532));
+    assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+    let container = &pod.containers[0];
+    let sc = container.security_context.clone().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.capabilities.unwrap().drop, Some(vec!["ALL".to_owned()]));
+    let port = &container.ports.as_ref().unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.container_port),
+        (Some("metrics"), 8080)
+    );
+    for (probe, path) in [
+        (&container.liveness_probe, "/healthz"),
+        (&container.readiness_probe, "/readyz"),
+    ] {
+        let get = probe.clone().unwrap().http_get.unwrap();
+        assert_eq!(get.path.as_deref(), Some(path));
+        assert_eq!(
+            get.port,
+            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("metrics".into())
+        );
+    }
+    let resources = container.resources.clone().unwrap();
+    assert!(resources.requests.unwrap().contains_key("memory"));
+    assert!(resources.limits.unwrap().contains_key("memory"));
+
+    Api::<ServiceAccount>::namespaced(client.clone(), ns)
+        .get(want.service_account)
+        .await
+        .unwrap();
+    let service_account = Subject {
+        kind: "ServiceAccount".into(),
+        name: want.service_account.into(),
+        namespace: Some(ns.into()),
+        api_group: None,
+    };
+    let binding = Api::<ClusterRoleBinding>::all(client.clone())
+        .get(want.cluster_role_binding)
+        .await
+        .unwrap();
+    assert_eq!(binding.subjects, Some(vec![service_account.clone()]));
+    let binding = Api::<RoleBinding>::namespaced(client.clone(), ns)
+        .get(want.leader_election_binding)
+        .await
+        .unwrap();
+    assert_eq!(binding.subjects, Some(vec![service_account]));
+    let service = Api::<Service>::namespaced(client.clone(), ns)
+        .get(want.metrics_service)
+        .await
+        .unwrap();
+    assert_eq!(
+        service.spec.unwrap().selector,
+        spec.selector.match_labels,
+        "the metrics Service selects the Deployment's pods"
+    );
+
+    wait_for_admitted_pods(client, ns, &deployment).await;
+    run_as_the_deployment(plane, client, ns, want.service_account, container).await;
+}
+
+/// kube-controller-manager creates the ReplicaSet's pods, which the namespace's Pod Security
+/// "restricted" admission refuses unless the security contexts satisfy it. (No scheduler runs,
+/// so the pods stay Pending, and no image could be pulled here anyway.)
+async fn wait_for_admitted_pods(client: &kube::Client, ns: &str, deployment: &Deployment) {
+    let labels = deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .selector
+        .match_labels
+        .clone();
+    let selector = labels
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pods = Api::<Pod>::namespaced(client.clone(), ns);
+    let sets = Api::<ReplicaSet>::namespaced(client.clone(), ns);
+    let params = ListParams::default().labels(&selector);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let count = pods.list(&params).await.unwrap().items.len();
+        if count == 2 {
+            return;
+        }
+        // A refused pod shows as the ReplicaSet's ReplicaFailure condition.
+        let failures: Vec<String> = sets
+            .list(&params)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .flat_map(|rs| rs.status.iter().flat_map(|s| s.conditions.iter().flatten()))
+            .filter(|c| c.type_ == "ReplicaFailure")
+            .map(|c| c.message.clone().unwrap_or_default())
+            .collect();
+        if !failures.is_empty() || Instant::now() > deadline {
+            panic!("{count} of 2 pods of the Deployment in {ns}; refused: {failures:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Kills the operator process when the test ends, however it ends.
+struct Operator(Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the operator's binary with the container's arguments and environment, as its
+/// ServiceAccount (through impersonation), watching only `ns`; it must take the leader Lease.
+async fn run_as_the_deployment(
+    plane: &ControlPlane,
+    client: &kube::Client,
+    ns: &str,
+    service_account: &str,
+    container: &k8s_openapi::api::core::v1::Container,
+) {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(ns);
+    std::fs::create_dir_all(&tmp).unwrap();
+    // The admin kubeconfig, impersonating the ServiceAccount.
+    let mut kubeconfig: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&plane.kubeconfig).unwrap()).unwrap();
+    for user in kubeconfig["users"].as_array_mut().unwrap() {
+        user["user"]["as"] = json!(format!("system:serviceaccount:{ns}:{service_account}"));
+        user["user"]["as-groups"] = json!([
+            "system:serviceaccounts",
+            format!("system:serviceaccounts:{ns}"),
+            "system:authenticated"
+        ]);
+    }
+    let kubeconfig_path = tmp.join("kubeconfig");
+    std::fs::write(&kubeconfig_path, kubeconfig.to_string()).unwrap();
+
+    let pod_name = format!("{ns}-operator-0");
+    let mut args: Vec<String> = container
+        .args
+        .clone()
+        .unwrap()
+        .into_iter()
+        .filter(|a| !a.starts_with("--metrics-address"))
+        .collect();
+    args.extend([
+        "--metrics-address=127.0.0.1:0".to_owned(),
+        format!("--watch-namespace={ns}"),
+    ]);
+    let lease = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--leader-election-lease="))
+        .unwrap_or("vrg-operator")
+        .to_owned();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vrg-operator"));
+    cmd.args(&args)
+        .env_clear()
+        .env("KUBECONFIG", &kubeconfig_path)
+        .env("POD_NAMESPACE", ns)
+        .env("POD_NAME", &pod_name);
+    for var in container.env.iter().flatten() {
+        if let Some(value) = &var.value {
+            cmd.env(&var.name, value);
+        }
+    }
+    let log_path = tmp.join("operator.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    cmd.stdout(log.try_clone().unwrap()).stderr(log);
+    let mut operator = Operator(cmd.spawn().unwrap());
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let leases = Api::<Lease>::namespaced(client.clone(), ns);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = operator.0.try_wait().unwrap() {
+            panic!("the operator ({args:?}) exited with {status}:\n{}", log());
+        }
+        let holder = leases
+            .get_opt(&lease)
+            .await
+            .unwrap()
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity);
+        if holder.as_deref() == Some(pod_name.as_str()) {
+            break;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "the operator ({args:?}) did not take Lease {ns}/{lease} within {TIMEOUT:?} \
+                 (holder: {holder:?}); its log:\n{}",
+                log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Leading, it runs the controller as the ServiceAccount: still running a moment later, and
+    // refused nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Some(status) = operator.0.try_wait().unwrap() {
+        panic!(
+            "the operator exited with {status} after taking the lease:\n{}",
+            log()
+        );
+    }
+    assert!(
+        !log().to_lowercase().contains("forbidden"),
+        "the ServiceAccount was refused something:\n{}",
+        log()
+    );
+}
