@@ -543,6 +543,58 @@ async fn a_failed_capture_never_replaces_the_last_complete_one() {
 }
 
 #[tokio::test]
+async fn a_capture_a_failover_could_not_restore_never_replaces_one_it_could() {
+    let env = Env::start("unrestorable").await;
+    // `optional` may fail without failing the capture, but the restore workflow needs it.
+    let recipe = "    recipe:
+      groups: [{name: optional, essential: false}, {name: needed}]
+      workflows:
+        - {name: backup, failOn: essential-error, sequence: [{group: optional}, {group: needed}]}
+        - {name: restore, sequence: [{group: optional}, {group: needed}]}
+";
+    env.apply(&vrg("app", "1h", recipe)).await;
+    env.wait("app", "capture 1", TIMEOUT, |v| {
+        recovered_capture(v) == Some(1)
+    })
+    .await;
+    env.driver
+        .behaviour
+        .lock()
+        .unwrap()
+        .failing_groups
+        .insert("optional".into());
+    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: ""}}});
+    env.vrgs()
+        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let vrg = env
+        .wait("app", "capture 2 to end", TIMEOUT, |v| {
+            condition(v, "ClusterDataProtected").is_some_and(|c| c.message.contains("capture 2"))
+        })
+        .await;
+    let c = condition(&vrg, "ClusterDataProtected").unwrap();
+    assert_eq!((c.status.as_str(), c.reason.as_str()), ("True", "Uploaded"));
+    assert!(
+        c.message.contains("cannot be restored") && c.message.contains("capture 1 is the newest"),
+        "{}",
+        c.message
+    );
+    assert_eq!(recovered_capture(&vrg), Some(1));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let kept = env
+        .backups()
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|b| b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/capture"] == "1")
+        .count();
+    assert_eq!(kept, 4, "capture 1 (2 groups x 2 profiles) is kept");
+}
+
+#[tokio::test]
 async fn fail_on_modes_decide_whether_a_failed_group_fails_the_capture() {
     let env = Env::start("fail-on").await;
     env.driver

@@ -94,7 +94,14 @@ pub(super) async fn capture(
         .get_or_insert_with(KubeObjectProtectionStatus::default);
     kop.current_step = current_step(&next.run);
     let finished = next.run.phase != RunPhase::Running;
-    if next.run.phase == RunPhase::Succeeded || next.run.phase == RunPhase::PartiallySucceeded {
+    // A capture protects only if a failover could restore it: one that finished with a tolerated
+    // failure of a group the restore workflow needs is not, and must not rotate older ones away.
+    // (Without a restore workflow nothing is restored, so any finished capture counts.)
+    let restorable = finished
+        && next.run.phase != RunPhase::Failed
+        && (plan.restore.is_none()
+            || super::recover::newest_restorable(ctx, &owner, plan) == Some(next.run.capture));
+    if restorable {
         kop.capture_to_recover_from = Some(CaptureIdentifier {
             number: next.run.capture,
             start_time: Some(next.run.start_time.clone()),
@@ -116,6 +123,31 @@ pub(super) async fn capture(
             now,
         ),
         (RunPhase::Running, Some(_)) => {}
+        (RunPhase::Succeeded | RunPhase::PartiallySucceeded, _) if !restorable => {
+            let fallback = match &protected {
+                Some(c) => format!("capture {} is the newest that can", c.number),
+                None => "no capture can be restored yet".to_owned(),
+            };
+            // Still protected by the older capture, if there is one.
+            let reason = if protected.is_some() {
+                "Uploaded"
+            } else {
+                "KubeObjectsCaptureError"
+            };
+            status::set(
+                status,
+                CLUSTER_DATA_PROTECTED,
+                protected.is_some(),
+                reason,
+                &format!(
+                    "capture {} finished with tolerated failures ({}) but cannot be restored: a group the restore workflow needs has no completed Backup; {fallback}",
+                    next.run.capture,
+                    next.run.message.clone().unwrap_or_default()
+                ),
+                generation,
+                now,
+            );
+        }
         (RunPhase::Succeeded | RunPhase::PartiallySucceeded, Some(c)) => {
             let message = match &next.run.message {
                 Some(m) => format!(

@@ -44,13 +44,32 @@ fn run_id(capture: i64, generation: i64) -> String {
     format!("restore-{capture}-g{generation}")
 }
 
+/// The backup groups the restore workflow restores.
+fn needed_groups(plan: &Plan) -> Vec<String> {
+    plan.restore
+        .iter()
+        .flat_map(|w| &w.steps)
+        .filter_map(|s| match &s.action {
+            PlanAction::Restore { backup_group, .. } => Some(backup_group.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The newest capture of this VRG a recovery could restore now: the same choice a failover makes.
+pub(super) fn newest_restorable(ctx: &Context, owner: &Owner<'_>, plan: &Plan) -> Option<i64> {
+    let groups = needed_groups(plan);
+    let seen = seen_backups(ctx, owner, &groups, &plan.s3_profiles);
+    recovery::newest_complete(&seen, &groups, &plan.s3_profiles).map(|s| s.capture)
+}
+
 /// The Backups of this VRG visible in the cluster, reduced for [`recovery::newest_complete`].
-async fn seen_backups(
+fn seen_backups(
     ctx: &Context,
     owner: &Owner<'_>,
     groups: &[String],
     profiles: &[String],
-) -> Result<Vec<SeenBackup>, Error> {
+) -> Vec<SeenBackup> {
     let mut seen = vec![];
     for backup in ctx
         .velero
@@ -76,7 +95,7 @@ async fn seen_backups(
             completed: velero::phase::backup_progress(&backup) == Progress::Completed,
         });
     }
-    Ok(seen)
+    seen
 }
 
 /// Drives recovery; returns the requeue, or `None` once recovered (capturing may start).
@@ -108,15 +127,8 @@ pub async fn recover(
         );
         return Ok(Some(Requeue::await_change()));
     };
-    let groups: Vec<String> = workflow
-        .steps
-        .iter()
-        .filter_map(|s| match &s.action {
-            PlanAction::Restore { backup_group, .. } => Some(backup_group.clone()),
-            _ => None,
-        })
-        .collect();
-    let seen = seen_backups(ctx, &owner, &groups, &plan.s3_profiles).await?;
+    let groups = needed_groups(plan);
+    let seen = seen_backups(ctx, &owner, &groups, &plan.s3_profiles);
     let kop = status
         .kube_object_protection
         .get_or_insert_with(KubeObjectProtectionStatus::default);
