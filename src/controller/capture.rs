@@ -77,6 +77,7 @@ pub(super) async fn capture(
                 vrg,
                 EventType::Normal,
                 "CaptureStarted",
+                &format!("backup-{number}"),
                 &format!("capture {number} started"),
             )
             .await;

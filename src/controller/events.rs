@@ -18,7 +18,7 @@ pub(super) async fn events_for(
     before: &WorkflowRun,
     after: &WorkflowRun,
 ) {
-    for (old, new) in before.steps.iter().zip(&after.steps) {
+    for (i, (old, new)) in before.steps.iter().zip(&after.steps).enumerate() {
         if old.phase == new.phase && old.attempt == new.attempt {
             continue;
         }
@@ -64,11 +64,15 @@ pub(super) async fn events_for(
                 .unwrap_or_default();
             detail.push_str(&format!("; {}{container}: {code}", r.target));
         }
+        // One Event per step and attempt: the recorder folds Events with the same action and
+        // reason into one series that keeps only the first note.
+        let step = format!("{} step {} attempt {}", after.id, i + 1, new.attempt);
         publish(
             ctx,
             vrg,
             kind,
             reason,
+            &step,
             &format!(
                 "{} {} (attempt {}){detail}",
                 after.id, new.name, new.attempt
@@ -98,23 +102,26 @@ pub(super) async fn events_for(
                 .map(|m| format!(": {m}"))
                 .unwrap_or_default()
         );
-        publish(ctx, vrg, kind, "WorkflowFinished", &message).await;
+        publish(ctx, vrg, kind, "WorkflowFinished", &after.id, &message).await;
     }
 }
 
-/// Publishes an Event on the VRG; a failure to publish is logged, never fatal.
+/// Publishes an Event on the VRG; a failure to publish is logged, never fatal. `action` names
+/// what the Event is about (a run, a step attempt): Events with the same reason and action are one
+/// series, which keeps its first note, so distinct happenings need distinct actions.
 pub async fn publish(
     ctx: &Context,
     vrg: &VolumeReplicationGroup,
     type_: EventType,
     reason: &str,
+    action: &str,
     note: &str,
 ) {
     let event = KubeEvent {
         type_,
         reason: reason.to_owned(),
         note: Some(status::truncate(note, 1000)),
-        action: "Reconcile".into(),
+        action: action.to_owned(),
         secondary: None,
     };
     if let Err(e) = ctx.recorder.publish(&event, &vrg.object_ref(&())).await {

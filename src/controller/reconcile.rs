@@ -136,7 +136,17 @@ async fn apply(
             );
             status::write(api, vrg, &status).await?;
             if changed {
-                publish(ctx, vrg, EventType::Warning, "RecipeInvalid", &message).await;
+                // Each distinct set of problems is its own Event, not a fold into the first one.
+                let action = format!("validate {}", crate::velero::names::short_hash(&message));
+                publish(
+                    ctx,
+                    vrg,
+                    EventType::Warning,
+                    "RecipeInvalid",
+                    &action,
+                    &message,
+                )
+                .await;
             }
             // A fix to the VRG or its Recipe is a change, and changes wake us.
             return Ok(Requeue::await_change());

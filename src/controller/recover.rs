@@ -165,6 +165,7 @@ pub async fn recover(
                     vrg,
                     EventType::Normal,
                     "RecoveryStarted",
+                    &run_id(source.capture, generation),
                     &format!("restoring capture {}", source.capture),
                 )
                 .await;

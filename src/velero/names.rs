@@ -242,6 +242,11 @@ fn shorten(parts: &[String], budget: usize) -> String {
     cut.join("-")
 }
 
+/// A short, stable digest of `text` (10 hex chars of sha256): tells texts apart in names and keys.
+pub fn short_hash(text: &str) -> String {
+    digest_hex(&[text], 10)
+}
+
 /// First `len` hex chars of sha256 over the length-prefixed parts (so part boundaries count).
 fn digest_hex(parts: &[&str], len: usize) -> String {
     let mut hasher = Sha256::new();
