@@ -33,8 +33,9 @@ pub fn run(files: &[PathBuf], scope: &Scope) -> u8 {
             }
             Some("Recipe") => recipe::check_recipe(&doc.value),
             other => {
+                let kind = other.map_or("no kind".to_owned(), |k| format!("kind {k}"));
                 lines.push(format!(
-                    "{}: {label}: kind {other:?} is neither a VolumeReplicationGroup nor a Recipe",
+                    "{}: {label}: {kind} is neither a VolumeReplicationGroup nor a Recipe",
                     doc.file
                 ));
                 continue;

@@ -39,6 +39,17 @@ pub fn check(recipe: &Recipe, path: &str, p: &mut Problems) {
             );
         }
     }
+    for workflow in &recipe.workflows {
+        check_groups_run_once(workflow, p);
+    }
+    for group in &recipe.groups {
+        if group.label_selector.is_some() && !group.or_label_selectors.is_empty() {
+            p.add(
+                format!("{}.orLabelSelectors", group.path),
+                "Velero refuses a labelSelector together with orLabelSelectors (FailedValidation): use one of them",
+            );
+        }
+    }
     let backup = recipe.workflow("backup");
     if let Some(backup) = backup {
         for name in group_steps(backup) {
@@ -77,10 +88,33 @@ pub fn check(recipe: &Recipe, path: &str, p: &mut Problems) {
                     "there is no backup workflow, so group \"{name}\" has no capture to restore from"
                 ),
                 None => format!(
-                    "group \"{name}\" is not captured by the backup workflow; set backupRef to the group whose capture it restores"
+                    "group \"{name}\" is not captured by the backup workflow; set {} to the group whose capture it restores",
+                    group.backup_ref_path.rsplit('.').next().unwrap_or("backupRef")
                 ),
             };
             p.add(path, message);
+        }
+    }
+}
+
+/// A group's Velero objects are named after the group and capture, so a second step of the same
+/// group in one workflow would find the first one's object and do nothing.
+fn check_groups_run_once(workflow: &Workflow, p: &mut Problems) {
+    let mut first_steps: Vec<(&str, usize)> = vec![];
+    for (i, step) in workflow.steps.iter().enumerate() {
+        let StepTarget::Group(name) = &step.target else {
+            continue;
+        };
+        match first_steps.iter().find(|(n, _)| n == name) {
+            Some((_, first)) => p.add(
+                &step.path,
+                format!(
+                    "group \"{name}\" is already step {} of workflow \"{}\": a group runs once per workflow",
+                    first + 1,
+                    workflow.name
+                ),
+            ),
+            None => first_steps.push((name, i)),
         }
     }
 }

@@ -721,3 +721,35 @@ fn every_problem_is_reported_at_once() {
     let p = problems(include_str!("../../tests/fixtures/seed/recover-exec.yaml"));
     assert_eq!(p.len(), 5, "{p:#?}");
 }
+
+#[test]
+fn a_group_runs_once_per_workflow() {
+    let problems = problems(&inline(
+        "      groups: [{name: config}, {name: data}]
+      workflows:
+        - name: backup
+          sequence: [{group: config}, {group: data}, {group: config}]
+",
+    ));
+    assert_problem(
+        &problems,
+        "spec.kubeObjectProtection.recipe.workflows[0].sequence[2]: group \"config\" is already step 1 of workflow \"backup\"",
+    );
+}
+
+#[test]
+fn label_selector_and_or_label_selectors_exclude_each_other() {
+    let problems = problems(&inline(
+        "      groups:
+        - name: config
+          labelSelector: {matchLabels: {app: db}}
+          orLabelSelectors: [{matchLabels: {app: web}}]
+      workflows:
+        - {name: backup, sequence: [{group: config}]}
+",
+    ));
+    assert_problem(
+        &problems,
+        "spec.kubeObjectProtection.recipe.groups[0].orLabelSelectors: Velero refuses a labelSelector together with orLabelSelectors",
+    );
+}
