@@ -750,3 +750,51 @@ async fn an_operator_that_keeps_captures_leaves_them_when_a_vrg_is_deleted() {
         "the captures are kept"
     );
 }
+
+#[tokio::test]
+async fn deleting_a_secondary_vrg_keeps_the_primarys_captures() {
+    let env = Env::start("secondary-delete").await;
+    // The primary cluster's capture, synced here by Velero from the shared storage.
+    env.synced_backup("app", 4, "objects", "Completed").await;
+    env.apply(&vrg("app", "1h", "").replace("primary", "secondary"))
+        .await;
+    env.wait("app", "the VRG to be seen", TIMEOUT, |v| {
+        v.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == controller::FINALIZER))
+    })
+    .await;
+    env.vrgs()
+        .delete("app", &DeleteParams::default())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while env.vrgs().get_opt("app").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the VRG was not removed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let requests = kube::Api::<vrg_operator::api::velero::DeleteBackupRequest>::namespaced(
+        env.client.clone(),
+        &env.velero_ns,
+    );
+    assert!(
+        requests
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "no deletion was requested"
+    );
+    assert_eq!(
+        env.backups()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}

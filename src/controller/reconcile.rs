@@ -203,13 +203,21 @@ fn state(vrg: &VolumeReplicationGroup) -> String {
 
 /// VRG deleted: remove our Restores and, unless the operator keeps captures, ask Velero to delete
 /// them (Backups are deleted through DeleteBackupRequests so their stored data goes too).
+///
+/// Only a primary's deletion removes captures. A secondary's Backups are the primary cluster's,
+/// synced here from the shared storage: deleting them would delete the only copy of the captures
+/// that protect the application now (a failed-over-from cluster is cleaned up exactly this way).
 async fn cleanup(vrg: &VolumeReplicationGroup, ctx: &Context) -> Result<Requeue, Error> {
     let owner = Owner {
         namespace: &vrg.namespace().unwrap_or_default(),
         name: &vrg.name_any(),
     };
-    if ctx.on_delete == super::OnDelete::DeleteCaptures {
+    let primary = vrg.spec.replication_state == ReplicationState::Primary;
+    if ctx.on_delete == super::OnDelete::DeleteCaptures && primary {
         rotate(ctx, &owner, i64::MAX).await?;
+    } else if !primary {
+        tracing::info!(vrg = %format!("{}/{}", owner.namespace, owner.name),
+            "secondary VRG deleted: its captures belong to the primary cluster and are kept");
     }
     let selector =
         ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
