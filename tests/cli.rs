@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+use vrg_operator::velero::ObjectIdentity;
+
 fn vrg_operator(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
         .args(args)
@@ -150,6 +152,28 @@ fn plan_prints_steps_diagrams_and_velero_objects() {
         "one Backup per group per s3 profile:\n{yaml}"
     );
     assert!(yaml.contains("storageLocation: default"));
+    // The very objects the controller creates: their names and labels, in Velero's namespace.
+    let backup = ObjectIdentity::backup("default", "mysql", 1, "config", "default");
+    assert!(yaml.contains(&format!("name: {}", backup.name())), "{yaml}");
+    assert!(
+        yaml.contains("vrg.ramendr.openshift.io/group: config")
+            && yaml.contains("namespace: velero")
+    );
+    let restores = stdout(&vrg_operator(&[
+        "plan",
+        &file,
+        "--workflow",
+        "restore",
+        "--format",
+        "yaml",
+        "--velero-namespace",
+        "dr",
+    ]));
+    assert!(
+        restores.contains(&format!("backupName: {}", backup.name()))
+            && restores.contains("namespace: dr"),
+        "{restores}"
+    );
 }
 
 #[test]

@@ -80,6 +80,9 @@ pub enum Command {
         /// The VRG to plan when FILE holds several.
         #[arg(long, value_name = "NAME")]
         vrg: Option<String>,
+        /// Namespace of the Velero objects `--format yaml` shows.
+        #[arg(long, value_name = "NS", default_value = "velero")]
+        velero_namespace: String,
         #[command(flatten)]
         scope: ScopeArgs,
     },
@@ -161,7 +164,15 @@ fn run(cli: Cli) -> u8 {
             workflow,
             format,
             vrg,
+            velero_namespace,
             scope,
-        } => plan::run(&file, vrg.as_deref(), workflow, format, &scope.into()),
+        } => plan::run(
+            &file,
+            vrg.as_deref(),
+            workflow,
+            format,
+            &velero_namespace,
+            &scope.into(),
+        ),
     }
 }

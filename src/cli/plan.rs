@@ -5,13 +5,16 @@ use std::path::Path;
 use super::documents::{self, kind, label};
 use super::validate::recipes;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, PlanFormat, Scope, WorkflowArg};
-use crate::recipe::{self, Loaded, render};
+use crate::recipe::plan::{Action, WorkflowPlan};
+use crate::recipe::{self, Loaded, Plan, render};
+use crate::velero::{self, ObjectIdentity};
 
 pub fn run(
     file: &Path,
     vrg_name: Option<&str>,
     workflow: WorkflowArg,
     format: PlanFormat,
+    velero_namespace: &str,
     scope: &Scope,
 ) -> u8 {
     let docs = match documents::read(file) {
@@ -95,7 +98,17 @@ pub fn run(
         PlanFormat::Mermaid => print!("{}", render::mermaid(chosen)),
         PlanFormat::Dot => print!("{}", render::dot(chosen)),
         PlanFormat::Yaml => {
-            let objects = render::velero_objects(&plan, chosen, vrg_short);
+            let vrg_namespace = vrg
+                .value
+                .pointer("/metadata/namespace")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&scope.namespace);
+            let owner = (vrg_namespace, vrg_short);
+            let objects = velero_objects(&plan, chosen, owner, velero_namespace);
+            println!(
+                "# The Velero objects of capture 1 (later captures differ only in the number), in \
+                 Velero namespace {velero_namespace}."
+            );
             match serde_saphyr::to_string_multiple(&objects) {
                 Ok(yaml) => print!("{yaml}"),
                 Err(e) => {
@@ -109,4 +122,48 @@ pub fn run(
         eprintln!("{name}: STOP_RECIPE_RECONCILE is set: workflows are paused");
     }
     EXIT_OK
+}
+
+/// The Velero objects each group step creates, exactly as the controller would for capture 1 (a
+/// Restore restores from capture 1's Backup to the first s3 profile).
+fn velero_objects(
+    plan: &Plan,
+    workflow: &WorkflowPlan,
+    (vrg_namespace, vrg_name): (&str, &str),
+    velero_namespace: &str,
+) -> Vec<serde_json::Value> {
+    const CAPTURE: i64 = 1;
+    let restore_run = format!("restore-{CAPTURE}-g1");
+    let mut objects = vec![];
+    for step in &workflow.steps {
+        match &step.action {
+            Action::Backup { group, spec } => {
+                for profile in &plan.s3_profiles {
+                    let id =
+                        ObjectIdentity::backup(vrg_namespace, vrg_name, CAPTURE, group, profile);
+                    let backup = velero::spec::backup(spec, &id, profile, velero_namespace);
+                    objects.extend(serde_json::to_value(backup).ok());
+                }
+            }
+            Action::Restore {
+                group,
+                backup_group,
+                spec,
+            } => {
+                let profile = plan
+                    .s3_profiles
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or_default();
+                let source =
+                    ObjectIdentity::backup(vrg_namespace, vrg_name, CAPTURE, backup_group, profile);
+                let id =
+                    ObjectIdentity::restore(vrg_namespace, vrg_name, &restore_run, CAPTURE, group);
+                let restore = velero::spec::restore(spec, &source.name(), &id, velero_namespace);
+                objects.extend(serde_json::to_value(restore).ok());
+            }
+            Action::Exec(_) | Action::Check(_) => {}
+        }
+    }
+    objects
 }

@@ -3,9 +3,7 @@
 use std::fmt::Write;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use serde_json::{Value, json};
 
-use super::Plan;
 use super::model::{NameSelector, OnError, SelectResource};
 use super::plan::{Action, Step, Target, WorkflowPlan};
 
@@ -225,41 +223,4 @@ pub fn dot(workflow: &WorkflowPlan) -> String {
     }
     out.push_str("}\n");
     out
-}
-
-/// The Velero objects each group step would create (one Backup per s3 profile).
-pub fn velero_objects(plan: &Plan, workflow: &WorkflowPlan, vrg_name: &str) -> Vec<Value> {
-    let mut objects = vec![];
-    for step in &workflow.steps {
-        match &step.action {
-            Action::Backup { group, spec } => {
-                for profile in &plan.s3_profiles {
-                    let mut spec = spec.clone();
-                    spec.storage_location = Some(profile.clone());
-                    objects.push(json!({
-                        "apiVersion": "velero.io/v1",
-                        "kind": "Backup",
-                        "metadata": {"generateName": format!("{vrg_name}-{group}-"), "labels": {"vrg-group": group, "vrg-s3-profile": profile}},
-                        "spec": spec,
-                    }));
-                }
-            }
-            Action::Restore {
-                group,
-                backup_group,
-                spec,
-            } => {
-                let mut spec = spec.clone();
-                spec.backup_name = format!("(newest complete capture of group {backup_group})");
-                objects.push(json!({
-                    "apiVersion": "velero.io/v1",
-                    "kind": "Restore",
-                    "metadata": {"generateName": format!("{vrg_name}-{group}-"), "labels": {"vrg-group": group}},
-                    "spec": spec,
-                }));
-            }
-            Action::Exec(_) | Action::Check(_) => {}
-        }
-    }
-    objects
 }

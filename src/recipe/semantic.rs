@@ -89,7 +89,11 @@ pub fn check(recipe: &Recipe, path: &str, p: &mut Problems) {
                 ),
                 None => format!(
                     "group \"{name}\" is not captured by the backup workflow; set {} to the group whose capture it restores",
-                    group.backup_ref_path.rsplit('.').next().unwrap_or("backupRef")
+                    group
+                        .backup_ref_path
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or("backupRef")
                 ),
             };
             p.add(path, message);
