@@ -173,6 +173,12 @@ proptest! {
         fail_on in prop::sample::select(vec!["any-error", "essential-error", "full-error"]),
         rounds in prop::collection::vec(round(), 1..40),
     ) {
+        // A group runs once per workflow (validation refuses a repeat); hooks may repeat.
+        let mut groups = vec![];
+        let steps: Vec<&str> = steps
+            .into_iter()
+            .filter(|s| !s.starts_with("group") || !groups.contains(s) && { groups.push(*s); true })
+            .collect();
         let steps: Vec<&str> = if steps.iter().any(|s| s.starts_with("group")) { steps } else { [steps, vec!["group: g0"]].concat() };
         let plan = plan(&steps, fail_on);
         let mut run = start(&plan, "r".into(), 1, at(0));
