@@ -95,3 +95,36 @@ async fn the_operator_binary_logs_json_when_asked() {
     assert_eq!(json["level"], "INFO", "{line}");
     assert!(json["fields"]["message"].is_string(), "{line}");
 }
+
+#[tokio::test]
+async fn the_client_counts_its_requests_by_method_and_code() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, PostParams};
+
+    let plane = shared();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&plane.kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    let metrics = Metrics::default();
+    let client = telemetry::client::client_for(config, &metrics).unwrap();
+    let ns = plane.namespace(&client, "requests").await.unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(client, &ns);
+    let map: ConfigMap =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "m"}})).unwrap();
+    maps.create(&PostParams::default(), &map).await.unwrap();
+    maps.get("m").await.unwrap();
+    assert!(maps.get("missing").await.is_err());
+    let body = metrics.encode();
+    for expected in [
+        // The namespace and the ConfigMap.
+        "vrg_operator_api_requests_total{method=\"POST\",code=\"201\"} 2",
+        "vrg_operator_api_requests_total{method=\"GET\",code=\"200\"} 1",
+        "vrg_operator_api_requests_total{method=\"GET\",code=\"404\"} 1",
+    ] {
+        assert!(
+            body.contains(expected),
+            "/metrics lacks {expected:?}:\n{body}"
+        );
+    }
+}

@@ -1,25 +1,86 @@
 //! Reflector caches of our Velero objects. Reconciles read Backups and Restores from here instead
 //! of listing them from the API server on every pass; the controller's own watches on the same
-//! objects are what wake a VRG when one of them changes.
+//! objects are what wake a VRG when one of them changes. Each cache keeps an index of object
+//! names by VRG key label, so finding one VRG's objects does not scan every VRG's.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use kube::Resource;
 use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::api::velero::{Backup, Restore};
-use crate::velero::names::{MANAGED_SELECTOR, owner_from};
+use crate::velero::names::{LABEL_VRG_KEY, MANAGED_SELECTOR, owner_from, vrg_key};
 
 pub struct VeleroCache {
-    backups: Store<Backup>,
-    restores: Store<Restore>,
+    backups: Cached<Backup>,
+    restores: Cached<Restore>,
 }
 
-fn reflect<K>(api: Api<K>) -> Store<K>
+/// Object names by their VRG key label.
+type Index = Arc<RwLock<HashMap<String, BTreeSet<String>>>>;
+
+/// A reflector store and its index, for one kind in one namespace.
+struct Cached<K: Resource<DynamicType = ()> + Clone + 'static> {
+    store: Store<K>,
+    index: Index,
+    /// Set once the index holds the first listing.
+    indexed: Arc<AtomicBool>,
+    namespace: String,
+}
+
+fn key_label<K: Resource>(object: &K) -> Option<String> {
+    object.meta().labels.as_ref()?.get(LABEL_VRG_KEY).cloned()
+}
+
+/// Keeps `index` in step with the store the events were just applied to.
+fn update_index<K: Resource>(
+    index: &Index,
+    rebuilding: &mut Option<HashMap<String, BTreeSet<String>>>,
+    event: watcher::Event<K>,
+) {
+    let write = || index.write().unwrap_or_else(|e| e.into_inner());
+    match event {
+        watcher::Event::Init => *rebuilding = Some(HashMap::new()),
+        watcher::Event::InitApply(o) => {
+            if let (Some(map), Some(key)) = (rebuilding.as_mut(), key_label(&o)) {
+                map.entry(key)
+                    .or_default()
+                    .insert(o.meta().name.clone().unwrap_or_default());
+            }
+        }
+        watcher::Event::InitDone => {
+            if let Some(map) = rebuilding.take() {
+                *write() = map;
+            }
+        }
+        watcher::Event::Apply(o) => {
+            if let Some(key) = key_label(&o) {
+                write()
+                    .entry(key)
+                    .or_default()
+                    .insert(o.meta().name.clone().unwrap_or_default());
+            }
+        }
+        watcher::Event::Delete(o) => {
+            if let Some(key) = key_label(&o) {
+                let mut index = write();
+                if let Some(names) = index.get_mut(&key) {
+                    names.remove(o.meta().name.as_deref().unwrap_or_default());
+                    if names.is_empty() {
+                        index.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn reflect<K>(api: Api<K>, namespace: &str) -> Cached<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -34,27 +95,72 @@ where
         writer,
         watcher(api, watcher::Config::default().labels(MANAGED_SELECTOR)).default_backoff(),
     );
-    tokio::spawn(stream.for_each(|_| futures::future::ready(())));
-    store
+    let index = Index::default();
+    let indexed = Arc::new(AtomicBool::new(false));
+    let (updated, done) = (index.clone(), indexed.clone());
+    let mut rebuilding = None;
+    tokio::spawn(stream.for_each(move |event| {
+        if let Ok(event) = event {
+            let listed = matches!(event, watcher::Event::InitDone);
+            update_index(&updated, &mut rebuilding, event);
+            if listed {
+                done.store(true, Ordering::Release);
+            }
+        }
+        futures::future::ready(())
+    }));
+    Cached {
+        store,
+        index,
+        indexed,
+        namespace: namespace.to_owned(),
+    }
 }
 
-/// The objects of `store` that belong to VRG `namespace/name`, by object name.
-fn of<K>(store: &Store<K>, namespace: &str, name: &str) -> BTreeMap<String, Arc<K>>
+impl<K: Resource<DynamicType = ()> + Clone + 'static> Cached<K> {
+    /// Waits until the store and its index hold what exists.
+    async fn ready(&self) {
+        let _ = self.store.wait_until_ready().await;
+        while !self.indexed.load(Ordering::Acquire) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// The objects of `cached` that belong to VRG `namespace/name`, by object name.
+fn of<K>(cached: &Cached<K>, namespace: &str, name: &str) -> BTreeMap<String, Arc<K>>
 where
-    K: Resource + Clone,
-    K::DynamicType: std::hash::Hash + Eq + Clone,
+    K: Resource<DynamicType = ()> + Clone + 'static,
 {
     let empty = BTreeMap::new();
-    store
-        .state()
-        .into_iter()
+    // Only an object whose key label is this VRG's key can belong to it: the index finds those,
+    // and the store has their current state.
+    let key = vrg_key(namespace, name);
+    let names: Vec<String> = cached
+        .index
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .map(|names| names.iter().cloned().collect())
+        .unwrap_or_default();
+    names
+        .iter()
+        .filter_map(|n| {
+            cached
+                .store
+                .get(&ObjectRef::new(n).within(&cached.namespace))
+        })
         .filter(|o| {
             let meta = o.meta();
-            owner_from(
-                meta.labels.as_ref().unwrap_or(&empty),
-                meta.annotations.as_ref().unwrap_or(&empty),
-            )
-            .is_some_and(|(ns, n)| ns == namespace && n == name)
+            meta.labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_VRG_KEY))
+                .is_some_and(|k| *k == key)
+                && owner_from(
+                    meta.labels.as_ref().unwrap_or(&empty),
+                    meta.annotations.as_ref().unwrap_or(&empty),
+                )
+                .is_some_and(|(ns, n)| ns == namespace && n == name)
         })
         .map(|o| (o.meta().name.clone().unwrap_or_default(), o))
         .collect()
@@ -64,10 +170,16 @@ impl VeleroCache {
     /// Starts the caches for `velero_namespace` and waits until they hold what exists: numbering
     /// captures from an empty cache could reuse a number another cluster already used.
     pub async fn start(client: &kube::Client, velero_namespace: &str) -> Self {
-        let backups = reflect(Api::<Backup>::namespaced(client.clone(), velero_namespace));
-        let restores = reflect(Api::<Restore>::namespaced(client.clone(), velero_namespace));
-        let _ = backups.wait_until_ready().await;
-        let _ = restores.wait_until_ready().await;
+        let backups = reflect(
+            Api::<Backup>::namespaced(client.clone(), velero_namespace),
+            velero_namespace,
+        );
+        let restores = reflect(
+            Api::<Restore>::namespaced(client.clone(), velero_namespace),
+            velero_namespace,
+        );
+        backups.ready().await;
+        restores.ready().await;
         Self { backups, restores }
     }
 

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 
+use super::events::Recorder;
 use super::hooks::HookRunner;
 use crate::recipe::Settings;
 

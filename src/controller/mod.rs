@@ -43,6 +43,11 @@ fn owner<K: Resource>(object: &K) -> Option<ObjectRef<VolumeReplicationGroup>> {
     Some(ObjectRef::new(&name).within(&ns))
 }
 
+/// Reconciles running at once. The API server is the bottleneck long before this (BENCHMARKS.md):
+/// more only queues requests there, and each request in flight holds an HTTP/TLS connection of
+/// its own (about 100 KiB), so unbounded concurrency cost 160 MiB at 1,000 VRGs.
+const CONCURRENCY: u16 = 16;
+
 /// What happens to a VRG's captures when the VRG is deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnDelete {
@@ -95,7 +100,8 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         Some(ns) => Api::<VolumeReplicationGroup>::namespaced(client.clone(), ns),
         None => Api::<VolumeReplicationGroup>::all(client.clone()),
     };
-    let controller = Controller::new(vrg_api, watcher::Config::default());
+    let controller = Controller::new(vrg_api, watcher::Config::default())
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
     metrics.set_ready();
     let vrgs = controller.store();
     controller

@@ -1,5 +1,6 @@
 //! Operating the operator: logs (text or JSON), Prometheus metrics, and the health endpoints.
 
+pub mod client;
 mod metrics;
 
 use std::net::SocketAddr;
