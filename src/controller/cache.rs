@@ -1,7 +1,8 @@
 //! Reflector caches of our Velero objects. Reconciles read Backups and Restores from here instead
-//! of listing them from the API server on every pass; the controller's own watches on the same
-//! objects are what wake a VRG when one of them changes. Each cache keeps an index of object
-//! names by VRG key label, so finding one VRG's objects does not scan every VRG's.
+//! of listing them from the API server on every pass, and a change is announced (as the VRG it
+//! belongs to) only after the cache holds it: a separate watch could wake a reconcile before the
+//! cache caught up, and that reconcile would wait for the next recheck. Each cache keeps an
+//! index of object names by VRG key label, so finding one VRG's objects does not scan every VRG's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use crate::api::VolumeReplicationGroup;
 use crate::api::velero::{Backup, Restore};
 use crate::velero::names::{LABEL_VRG_KEY, MANAGED_SELECTOR, owner_from, vrg_key};
 
@@ -80,7 +82,10 @@ fn update_index<K: Resource>(
     }
 }
 
-fn reflect<K>(api: Api<K>, namespace: &str) -> Cached<K>
+/// Where a cache announces the VRG whose object changed.
+pub type Changes = tokio::sync::mpsc::UnboundedSender<ObjectRef<VolumeReplicationGroup>>;
+
+fn reflect<K>(api: Api<K>, namespace: &str, changes: Changes) -> Cached<K>
 where
     K: Resource<DynamicType = ()>
         + Clone
@@ -102,6 +107,12 @@ where
     tokio::spawn(stream.for_each(move |event| {
         if let Ok(event) = event {
             let listed = matches!(event, watcher::Event::InitDone);
+            // The store already holds this event (the reflector applies it before passing it on).
+            if let watcher::Event::Apply(o) | watcher::Event::Delete(o) = &event
+                && let Some(vrg) = super::owner(o)
+            {
+                let _ = changes.send(vrg);
+            }
             update_index(&updated, &mut rebuilding, event);
             if listed {
                 done.store(true, Ordering::Release);
@@ -169,14 +180,17 @@ where
 impl VeleroCache {
     /// Starts the caches for `velero_namespace` and waits until they hold what exists: numbering
     /// captures from an empty cache could reuse a number another cluster already used.
-    pub async fn start(client: &kube::Client, velero_namespace: &str) -> Self {
+    /// Every change after that is sent to `changes`.
+    pub async fn start(client: &kube::Client, velero_namespace: &str, changes: Changes) -> Self {
         let backups = reflect(
             Api::<Backup>::namespaced(client.clone(), velero_namespace),
             velero_namespace,
+            changes.clone(),
         );
         let restores = reflect(
             Api::<Restore>::namespaced(client.clone(), velero_namespace),
             velero_namespace,
+            changes,
         );
         backups.ready().await;
         restores.ready().await;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kube::runtime::events::Reporter;
 
-use super::events::Recorder;
 use super::hooks::HookRunner;
+use super::recorder::Recorder;
 use crate::recipe::Settings;
 
 pub struct Context {

@@ -12,6 +12,7 @@ mod events;
 pub mod exec;
 pub mod hooks;
 mod reconcile;
+mod recorder;
 mod recover;
 pub mod status;
 
@@ -28,7 +29,7 @@ pub use context::Context;
 pub use error::Error;
 pub use reconcile::{CAPTURE_NOW, FINALIZER};
 
-use crate::api::velero::{Backup, DeleteBackupRequest, Restore};
+use crate::api::velero::DeleteBackupRequest;
 use crate::api::{Recipe, VolumeReplicationGroup};
 use crate::recipe::Settings;
 
@@ -80,12 +81,12 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         on_delete,
         metrics,
     } = options;
-    let velero = cache::VeleroCache::start(&client, &velero_namespace).await;
-    let (runner, wakes) = exec::ExecRunner::new(client.clone());
-    let wakes = futures::stream::unfold(
-        wakes,
-        |mut rx| async move { rx.recv().await.map(|r| (r, rx)) },
-    );
+    // Wakes besides the VRG watch: a changed Backup or Restore (once the cache holds the change)
+    // and a finished hook task.
+    let (changes, velero_wakes) = tokio::sync::mpsc::unbounded_channel();
+    let velero = cache::VeleroCache::start(&client, &velero_namespace, changes).await;
+    let (runner, hook_wakes) = exec::ExecRunner::new(client.clone());
+    let wakes = futures::stream::select(receive(velero_wakes), receive(hook_wakes));
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
@@ -105,16 +106,6 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
     metrics.set_ready();
     let vrgs = controller.store();
     controller
-        .watches(
-            Api::<Backup>::namespaced(client.clone(), &velero_namespace),
-            managed.clone(),
-            |o| owner(&o),
-        )
-        .watches(
-            Api::<Restore>::namespaced(client.clone(), &velero_namespace),
-            managed.clone(),
-            |o| owner(&o),
-        )
         .watches(
             Api::<DeleteBackupRequest>::namespaced(client.clone(), &velero_namespace),
             managed,
@@ -158,6 +149,11 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         })
         .await;
     Ok(())
+}
+
+/// A channel's messages as a stream.
+fn receive<T>(rx: tokio::sync::mpsc::UnboundedReceiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) })
 }
 
 /// Retries a failed VRG with exponential backoff of its own.
