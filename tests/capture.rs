@@ -95,17 +95,7 @@ async fn first_capture_then_periodic_captures_rotate_old_ones() {
     // Capture 1 is deleted through DeleteBackupRequests once capture 2 completed.
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let numbers: Vec<String> = env
-            .backups()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .iter()
-            .map(|b| {
-                b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/capture"].clone()
-            })
-            .collect();
+        let numbers = env.backup_captures().await;
         if !numbers.contains(&"1".to_owned()) {
             break;
         }
@@ -468,11 +458,7 @@ async fn every_step_transition_is_an_event_of_its_own() {
         recovered_capture(v) == Some(1)
     })
     .await;
-    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: ""}}});
-    env.vrgs()
-        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    env.capture_now("app").await;
     env.wait("app", "capture 2", TIMEOUT, |v| {
         recovered_capture(v) == Some(2)
     })
@@ -538,11 +524,7 @@ async fn a_failed_capture_never_replaces_the_last_complete_one() {
         .unwrap()
         .failing_groups
         .insert("objects".into());
-    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: ""}}});
-    env.vrgs()
-        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    env.capture_now("app").await;
     let vrg = env
         .wait("app", "capture 2 to fail", TIMEOUT, |v| {
             condition(v, "ClusterDataProtected")
@@ -555,15 +537,7 @@ async fn a_failed_capture_never_replaces_the_last_complete_one() {
         "the last complete capture stays the one to recover from"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let captures: Vec<String> = env
-        .backups()
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|b| b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/capture"].clone())
-        .collect();
+    let captures = env.backup_captures().await;
     assert_eq!(
         captures.iter().filter(|c| *c == "1").count(),
         2,
@@ -592,11 +566,7 @@ async fn a_capture_a_failover_could_not_restore_never_replaces_one_it_could() {
         .unwrap()
         .failing_groups
         .insert("optional".into());
-    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: ""}}});
-    env.vrgs()
-        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    env.capture_now("app").await;
     let vrg = env
         .wait("app", "capture 2 to end", TIMEOUT, |v| {
             condition(v, "ClusterDataProtected").is_some_and(|c| c.message.contains("capture 2"))
@@ -612,13 +582,10 @@ async fn a_capture_a_failover_could_not_restore_never_replaces_one_it_could() {
     assert_eq!(recovered_capture(&vrg), Some(1));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let kept = env
-        .backups()
-        .list(&ListParams::default())
+        .backup_captures()
         .await
-        .unwrap()
-        .items
         .iter()
-        .filter(|b| b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/capture"] == "1")
+        .filter(|c| *c == "1")
         .count();
     assert_eq!(kept, 4, "capture 1 (2 groups x 2 profiles) is kept");
 }
@@ -697,11 +664,7 @@ spec:
         is(v, "RecipeReady", "True")
     })
     .await;
-    let patch = json!({"metadata": {"annotations": {CAPTURE_NOW: ""}}});
-    env.vrgs()
-        .patch("app", &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
+    env.capture_now("app").await;
     env.wait("app", "capture 2", TIMEOUT, |v| {
         recovered_capture(v) == Some(2)
     })

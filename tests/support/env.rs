@@ -143,6 +143,29 @@ impl Env {
         id.name()
     }
 
+    /// Asks VRG `name` for a capture now (the capture-now annotation).
+    pub async fn capture_now(&self, name: &str) {
+        let patch = json!({"metadata": {"annotations": {controller::CAPTURE_NOW: ""}}});
+        self.vrgs()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    }
+
+    /// The capture number of every Backup in the Velero namespace.
+    pub async fn backup_captures(&self) -> Vec<String> {
+        self.backups()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|b| {
+                b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/capture"].clone()
+            })
+            .collect()
+    }
+
     pub fn vrgs(&self) -> Api<VolumeReplicationGroup> {
         Api::namespaced(self.client.clone(), &self.ns)
     }
