@@ -11,6 +11,7 @@ mod certs;
 mod components;
 mod crds;
 mod process;
+pub mod telemetry;
 pub mod velero;
 
 use std::path::{Path, PathBuf};
