@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes components the integration tests run against (see TESTING.md):
-# kube-apiserver, kube-controller-manager, kubectl, etcd and kwok, plus kwok's stage configs and
-# Velero's CRDs, and helm (v3), with which tests/install.rs lints, renders and installs the chart.
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd and kwok, plus kwok's stage
+# configs and Velero's CRDs; helm (v3), with which tests/install.rs lints, renders and installs the
+# chart; and the real DR data path: the Velero server, its AWS object-store plugin and versitygw
+# (an Apache-2.0 S3 server that serves a directory), which the two-cluster tests run.
 # Everything comes from the Go module proxy through the ordinary `go` command (no release-site
 # downloads needed) and is built once per machine into a version-keyed cache.
 #
@@ -18,7 +20,8 @@
 #                       then v1.37.2, v1.35.4, v1.34.4 and keep the first that builds)
 #   HELM_VERSION        build exactly this helm.sh/helm/v3 version (default: try v3.22.0, then
 #                       v3.21.4, v3.20.2 and keep the first that builds)
-#   ETCD_VERSION, KWOK_VERSION, VELERO_VERSION   override the pinned defaults
+#   ETCD_VERSION, KWOK_VERSION, VELERO_VERSION, VELERO_AWS_VERSION, VERSITYGW_VERSION
+#                       override the pinned defaults
 #
 # Logs go to stderr; stdout carries only the env lines (KEY=/abs/path), so
 # `source <(hack/testbin.sh)` works.
@@ -30,6 +33,12 @@ readonly ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 readonly KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 readonly VELERO_VERSION="${VELERO_VERSION:-v1.18.3}"
 readonly HELM_CANDIDATES_DEFAULT="v3.22.0 v3.21.4 v3.20.2"
+readonly VELERO_AWS_VERSION="${VELERO_AWS_VERSION:-v1.14.3}"
+readonly VERSITYGW_VERSION="${VERSITYGW_VERSION:-v1.8.0}"
+# Velero's go.mod names k8s.io/cli-runtime v0.33.12, which the Go module proxy refuses (403,
+# "not available"); the next patch release is served and builds. The wrapper requires it, and
+# minimal version selection moves client-go/api/apimachinery to the matching patch release.
+readonly VELERO_EXTRA_REQUIRES="${VELERO_EXTRA_REQUIRES:-k8s.io/cli-runtime v0.33.13}"
 
 CACHE="${VRG_TESTBIN_CACHE:-${HOME}/.cache/vrg-operator/testbin}"
 ASSETS="${VRG_TESTBIN_ASSETS:-${KUBEBUILDER_ASSETS:-}}"
@@ -129,8 +138,10 @@ timed() {
 
 # ---- kube-apiserver, kube-controller-manager, kubectl (k8s.io/kubernetes) -------------------
 
-KUBE_BINS=(kube-apiserver kube-controller-manager kubectl)
-declare -A KUBE_KEYS=([kube-apiserver]=KUBE_APISERVER [kube-controller-manager]=KUBE_CONTROLLER_MANAGER [kubectl]=KUBECTL)
+# kube-scheduler: Velero clears spec.nodeName of the pods it restores, so they need a scheduler.
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+declare -A KUBE_KEYS=([kube-apiserver]=KUBE_APISERVER [kube-controller-manager]=KUBE_CONTROLLER_MANAGER
+                      [kube-scheduler]=KUBE_SCHEDULER [kubectl]=KUBECTL)
 
 # k/k's go.mod replaces its staging modules (k8s.io/api, ...) with ./staging paths, so
 # `go install k8s.io/kubernetes/cmd/...@v` is refused; a wrapper module that requires k/k and
@@ -322,17 +333,20 @@ ensure_kwok() {
 
 # ---- Velero CRDs (github.com/vmware-tanzu/velero) --------------------------------------------
 
+# v1 (Backup, Restore, ...) and v2alpha1 (DataUpload, DataDownload): the server refuses to start
+# without the latter, even when no volume data moves.
 ensure_velero_crds() {
   local dir="${CACHE}/velero-crds-${VELERO_VERSION}" moddir tmp
   RESULT[VELERO_VERSION]="${VELERO_VERSION}"
   RESULT[VELERO_CRDS]="${dir}"
-  if [[ -d "${dir}" ]]; then log "velero CRDs ${VELERO_VERSION}: cached"; return 0; fi
+  if [[ -f "${dir}/velero.io_datauploads.yaml" ]]; then log "velero CRDs ${VELERO_VERSION}: cached"; return 0; fi
+  rm -rf "${dir}"   # a cache from before the v2alpha1 CRDs were copied
   moddir="$(mod_field "github.com/vmware-tanzu/velero@${VELERO_VERSION}" Dir)" ||
     die "velero CRDs: cannot download github.com/vmware-tanzu/velero@${VELERO_VERSION}"
   [[ -d "${moddir}/config/crd/v1/bases" ]] ||
     die "velero CRDs: no config/crd/v1/bases in github.com/vmware-tanzu/velero@${VELERO_VERSION}"
   tmp="$(mktemp -d "${CACHE}/.velero-crds.tmp.XXXXXX")"
-  install -m 0644 "${moddir}"/config/crd/v1/bases/*.yaml "${tmp}/"
+  install -m 0644 "${moddir}"/config/crd/v1/bases/*.yaml "${moddir}"/config/crd/v2alpha1/bases/*.yaml "${tmp}/"
   chmod 0755 "${tmp}"
   mv "${tmp}" "${dir}"
   log "velero CRDs: ${dir}"
@@ -395,6 +409,96 @@ ensure_helm() {
   RESULT[HELM]="${CACHE}/helm-${chosen}/helm"
 }
 
+# ---- Velero server, its AWS plugin, versitygw ------------------------------------------------
+
+# module_replaces GOMOD: the replace directives of GOMOD that point at published modules (not at
+# local paths), one "old [v] => new v" per line, for a wrapper module to carry.
+module_replaces() {
+  awk '
+    /^replace[ \t]*\($/ { inblock = 1; next }
+    inblock && /^\)/    { inblock = 0; next }
+    inblock || /^replace[ \t]/ {
+      line = $0; sub(/^replace[ \t]+/, "", line); sub(/^[ \t]+/, "", line)
+      n = split(line, f, /[ \t]+/)
+      for (i = 2; i < n; i++) if (f[i] == "=>") { if (f[i+1] !~ /^\.\.?\//) print line; break }
+    }' "$1"
+}
+
+# The Velero server runs out of cluster as a plain process, one per test control plane. Its go.mod
+# replaces kopia with Velero's fork, which `go install m@v` refuses, so it builds in a wrapper that
+# carries the replace. Two linker settings make it fit the harness without touching its source:
+# - controller-runtime's metrics listener defaults to ":8080" on every interface, and Velero has no
+#   flag for it, so a second Velero on one host died with "address already in use". The default
+#   is a package variable: "0" turns that listener off (Velero's own --metrics-address still works).
+# - buildinfo.Version, so `velero version` and the server's logs name the release.
+ensure_velero() {
+  local dir="${CACHE}/velero-${VELERO_VERSION}" work="${CACHE}/.work/velero-${VELERO_VERSION}" p gomod
+  if p="$(prebuilt velero)"; then RESULT[VELERO]="${p}"; log "velero: using prebuilt ${p}"; return 0; fi
+  RESULT[VELERO]="${dir}/velero"
+  if [[ -x "${dir}/velero" ]]; then log "velero ${VELERO_VERSION}: cached"; return 0; fi
+  log "building velero ${VELERO_VERSION} (cold: about 12 minutes on 2 cores) ..."
+  gomod="$(mod_field "github.com/vmware-tanzu/velero@${VELERO_VERSION}" GoMod)" && [[ -f "${gomod}" ]] ||
+    die "velero: cannot download github.com/vmware-tanzu/velero@${VELERO_VERSION}"
+  mkdir -p "${work}"
+  {
+    echo "// Generated by hack/testbin.sh: builds the Velero server ${VELERO_VERSION}."
+    echo "module vrg-testbin/velero"
+    echo
+    go_directives "${gomod}" | grep -v '^toolchain'
+    echo
+    echo "require github.com/vmware-tanzu/velero ${VELERO_VERSION}"
+    [[ -z "${VELERO_EXTRA_REQUIRES}" ]] || echo "require ${VELERO_EXTRA_REQUIRES}"
+    echo
+    module_replaces "${gomod}" | sed 's/^/replace /'
+  } >"${work}/go.mod"
+  local ldflags="-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=${VELERO_VERSION}"
+  ldflags+=" -X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0"
+  timed "velero ${VELERO_VERSION}" build_into "${dir}" velero "${work}" \
+    github.com/vmware-tanzu/velero/cmd/velero -ldflags "${ldflags}" ||
+    die "velero: FAILED to build github.com/vmware-tanzu/velero ${VELERO_VERSION}; see the errors above"
+}
+
+# go_install_into DIR NAME PKG@VERSION: `go install` of a module without local replaces into DIR.
+go_install_into() {
+  local dir=$1 name=$2 pkg=$3 tmp="$1/.$2.tmp.$$" goflags="${GOFLAGS:-}"
+  mkdir -p "${tmp}"
+  goflags="${goflags//-mod=mod/}"   # -mod is not allowed with `go install m@v`
+  if ! GOFLAGS="${goflags}" GOBIN="${tmp}" go install -trimpath -ldflags "-s -w" "${pkg}"; then
+    rm -rf "${tmp}"; return 1
+  fi
+  mv -f "${tmp}/${name}" "${dir}/${name}"
+  rm -rf "${tmp}"
+}
+
+# The object-store plugin lives in a plugin directory of its own: Velero runs every executable it
+# finds there.
+ensure_velero_aws() {
+  local dir="${CACHE}/velero-plugin-for-aws-${VELERO_AWS_VERSION}" p
+  RESULT[VELERO_AWS_VERSION]="${VELERO_AWS_VERSION}"
+  if p="$(prebuilt velero-plugin-for-aws)"; then
+    mkdir -p "${CACHE}/velero-plugins-prebuilt"; ln -sf "${p}" "${CACHE}/velero-plugins-prebuilt/"
+    RESULT[VELERO_PLUGINS]="${CACHE}/velero-plugins-prebuilt"; return 0
+  fi
+  RESULT[VELERO_PLUGINS]="${dir}"
+  if [[ -x "${dir}/velero-plugin-for-aws" ]]; then log "velero-plugin-for-aws ${VELERO_AWS_VERSION}: cached"; return 0; fi
+  log "building velero-plugin-for-aws ${VELERO_AWS_VERSION} (cold: about 10 minutes) ..."
+  timed "velero-plugin-for-aws ${VELERO_AWS_VERSION}" go_install_into "${dir}" velero-plugin-for-aws \
+    "github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws@${VELERO_AWS_VERSION}" ||
+    die "velero-plugin-for-aws: FAILED to build ${VELERO_AWS_VERSION}; see the errors above"
+}
+
+ensure_versitygw() {
+  local dir="${CACHE}/versitygw-${VERSITYGW_VERSION}" p
+  RESULT[VERSITYGW_VERSION]="${VERSITYGW_VERSION}"
+  if p="$(prebuilt versitygw)"; then RESULT[VERSITYGW]="${p}"; return 0; fi
+  RESULT[VERSITYGW]="${dir}/versitygw"
+  if [[ -x "${dir}/versitygw" ]]; then log "versitygw ${VERSITYGW_VERSION}: cached"; return 0; fi
+  log "building versitygw ${VERSITYGW_VERSION} ..."
+  timed "versitygw ${VERSITYGW_VERSION}" go_install_into "${dir}" versitygw \
+    "github.com/versity/versitygw/cmd/versitygw@${VERSITYGW_VERSION}" ||
+    die "versitygw: FAILED to build ${VERSITYGW_VERSION}; see the errors above"
+}
+
 # ---- main -------------------------------------------------------------------------------------
 
 log "cache: ${CACHE}  ($(go env GOVERSION), GOTOOLCHAIN=${GOTOOLCHAIN})"
@@ -405,10 +509,15 @@ ensure_etcd
 ensure_kwok
 ensure_velero_crds
 ensure_helm
+ensure_versitygw
+ensure_velero_aws
+ensure_velero
 
 tmp_env="$(mktemp "${CACHE}/.env.tmp.XXXXXX")"
-for key in KUBE_APISERVER KUBE_CONTROLLER_MANAGER KUBECTL ETCD KWOK KWOK_STAGES VELERO_CRDS HELM \
-           KUBE_VERSION ETCD_VERSION KWOK_VERSION VELERO_VERSION HELM_VERSION; do
+for key in KUBE_APISERVER KUBE_CONTROLLER_MANAGER KUBE_SCHEDULER KUBECTL ETCD KWOK KWOK_STAGES \
+           VELERO_CRDS HELM VELERO VELERO_PLUGINS VERSITYGW \
+           KUBE_VERSION ETCD_VERSION KWOK_VERSION VELERO_VERSION HELM_VERSION VELERO_AWS_VERSION \
+           VERSITYGW_VERSION; do
   if [[ -n "${RESULT[${key}]:-}" ]]; then printf '%s=%s\n' "${key}" "${RESULT[${key}]}"; fi
 done >"${tmp_env}"
 chmod 0644 "${tmp_env}"

@@ -10,6 +10,7 @@ pub mod controller;
 pub mod engine;
 pub mod hooks;
 pub mod leader;
+pub mod lifecycle;
 pub mod recipe;
 pub mod telemetry;
 pub mod velero;

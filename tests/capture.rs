@@ -327,38 +327,47 @@ async fn a_hook_without_pods_fails_and_stops_the_capture() {
 }
 
 #[tokio::test]
-async fn deleting_a_vrg_deletes_its_captures() {
-    let env = Env::start("delete").await;
+async fn deleting_a_vrg_deletes_its_captures_when_the_operator_is_told_to() {
+    let env = Env::start_with("delete", controller::OnDelete::DeleteOwnCaptures).await;
     env.apply(&vrg("app", "1h", "")).await;
     env.wait("app", "the first capture", TIMEOUT, |v| {
         recovered_capture(v) == Some(1)
     })
     .await;
-    assert!(
-        !env.backups()
+    // An older capture another cluster wrote, synced here: never this cluster's to delete.
+    let peers = env
+        .synced_backup_in("app", 1, "objects", "Completed", 0)
+        .await;
+    assert_eq!(
+        env.backups()
             .list(&ListParams::default())
             .await
             .unwrap()
             .items
-            .is_empty()
+            .len(),
+        3
     );
     env.vrgs()
         .delete("app", &DeleteParams::default())
         .await
         .unwrap();
     let deadline = Instant::now() + TIMEOUT;
-    while env.vrgs().get_opt("app").await.unwrap().is_some()
-        || !env
+    loop {
+        let names: Vec<String> = env
             .backups()
             .list(&ListParams::default())
             .await
             .unwrap()
             .items
-            .is_empty()
-    {
+            .into_iter()
+            .filter_map(|b| b.metadata.name)
+            .collect();
+        if env.vrgs().get_opt("app").await.unwrap().is_none() && names == [peers.clone()] {
+            break;
+        }
         assert!(
             Instant::now() < deadline,
-            "the VRG or its Backups were not removed"
+            "the VRG or its own Backups were not removed, or the peer's was: {names:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -569,7 +578,8 @@ async fn a_capture_a_failover_could_not_restore_never_replaces_one_it_could() {
     env.capture_now("app").await;
     let vrg = env
         .wait("app", "capture 2 to end", TIMEOUT, |v| {
-            condition(v, "ClusterDataProtected").is_some_and(|c| c.message.contains("capture 2"))
+            condition(v, "ClusterDataProtected")
+                .is_some_and(|c| c.message.contains("capture 2 finished"))
         })
         .await;
     let c = condition(&vrg, "ClusterDataProtected").unwrap();
@@ -716,7 +726,7 @@ async fn an_operator_that_keeps_captures_leaves_them_when_a_vrg_is_deleted() {
 
 #[tokio::test]
 async fn deleting_a_secondary_vrg_keeps_the_primarys_captures() {
-    let env = Env::start("secondary-delete").await;
+    let env = Env::start_with("secondary-delete", controller::OnDelete::DeleteOwnCaptures).await;
     // The primary cluster's capture, synced here by Velero from the shared storage.
     env.synced_backup("app", 4, "objects", "Completed").await;
     env.apply(&vrg("app", "1h", "").replace("primary", "secondary"))

@@ -164,7 +164,7 @@ fn helm_lint_passes() {
     cmd.args(["lint", "--strict", "charts/vrg-operator", "--set"])
         .arg(
             "replicas=1,leaderElection.enabled=false,adminNamespaces={a,b},watchNamespace=w,\
-         keepCapturesOnDelete=true,serviceAccount.create=false,serviceAccount.name=sa,\
+         onDelete=delete-own-captures,clusterId=east,serviceAccount.create=false,serviceAccount.name=sa,\
          rbac.create=false,metrics.service.enabled=false,nodeSelector.disk=ssd,\
          priorityClassName=high,extraArgs={--log=debug}",
         );

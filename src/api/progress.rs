@@ -24,6 +24,21 @@ pub struct WorkflowRun {
     /// Why the run failed or only partly succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The VRG generation the run started at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_generation: Option<i64>,
+    /// Backup: the lineage the capture is written in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+    /// Backup: the final capture of a relocation (taken by the cluster being relocated from).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub final_capture: bool,
+    /// Restore: the capture restored, with the cluster that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<super::vrg::CaptureIdentifier>,
+    /// Restore: for each backup group, the Backup it is restored from (chosen once, at the start).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

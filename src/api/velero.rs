@@ -310,6 +310,9 @@ pub struct BackupStorageLocationStatus {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_validation_time: Option<Time>,
+    /// When Velero's backup sync last finished for this location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_time: Option<Time>,
     #[serde(flatten)]
     pub extra: Extra,
 }

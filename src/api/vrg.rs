@@ -231,7 +231,8 @@ pub struct VolumeReplicationGroupStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KubeObjectProtectionStatus {
-    /// The last complete capture: what a recovery restores from.
+    /// The newest capture a recovery could restore, as this cluster sees it: its own newest
+    /// restorable capture, or the capture it recovered from until it has one of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_to_recover_from: Option<CaptureIdentifier>,
 
@@ -244,12 +245,29 @@ pub struct KubeObjectProtectionStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered_generation: Option<i64>,
 
+    /// The capture lineage this cluster writes in. Each recovery raises it above every capture
+    /// seen, so a returning old primary's captures never count as newer than the new primary's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+
+    /// The recovery on this cluster: from becoming primary with an `action` until secondary again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryStatus>,
+
+    /// Secondary with `action: Relocate`: the generation whose final capture completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_capture_generation: Option<i64>,
+
+    /// Old captures being deleted (DeleteBackupRequests in flight, or failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deletions: Vec<DeletionStatus>,
+
     /// The current (or last) workflow run, with every step's progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<super::progress::WorkflowRun>,
 }
 
-/// Identifies one capture (Ramen's `KubeObjectsCaptureIdentifier`).
+/// Identifies one capture (Ramen's `KubeObjectsCaptureIdentifier`, plus who wrote it).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CaptureIdentifier {
@@ -262,4 +280,90 @@ pub struct CaptureIdentifier {
     /// The VRG generation the capture started at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_generation: Option<i64>,
+    /// The cluster that wrote the capture (its `--cluster-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// The lineage the capture was written in (see `epoch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
+}
+
+/// `status.kubeObjectProtection.recovery`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryStatus {
+    /// `Failover` or `Relocate`, as asked.
+    pub action: String,
+    /// When this cluster first saw the request: a failover restores only after Velero's backup
+    /// sync has run since then, so it restores the newest capture that had reached storage.
+    pub requested_at: Time,
+    /// The generation the request was seen at.
+    pub requested_generation: i64,
+    pub phase: RecoveryPhase,
+    /// The capture being (or that was) restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<CaptureIdentifier>,
+    /// The recipe whose restore workflow ran, and where it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<String>,
+    /// Captures whose Restore failed because Velero could not read them; never tried again in
+    /// this recovery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unusable: Vec<UnusableCapture>,
+    /// Failed: the generation it failed at (a change of the VRG retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_generation: Option<i64>,
+    /// What happened, in words a user can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Default for RecoveryStatus {
+    /// A pending request, asked for at the Unix epoch (callers set the real time).
+    fn default() -> Self {
+        Self {
+            action: String::new(),
+            requested_at: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+            requested_generation: 0,
+            phase: RecoveryPhase::Pending,
+            source: None,
+            recipe: None,
+            unusable: vec![],
+            failed_generation: None,
+            message: None,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum RecoveryPhase {
+    /// Waiting for a capture to restore (for Velero's backup sync, or the peer's final capture).
+    #[default]
+    Pending,
+    Restoring,
+    Recovered,
+    Failed,
+}
+
+/// A capture a recovery could not restore from.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnusableCapture {
+    pub capture: CaptureIdentifier,
+    pub reason: String,
+}
+
+/// One old Backup being deleted through a Velero DeleteBackupRequest.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionStatus {
+    pub backup: String,
+    /// The request's attempt: a request Velero processed with errors, or that stayed unprocessed
+    /// (Velero restarted under it), is replaced by a new one.
+    pub attempt: u32,
+    /// When the current request was made.
+    pub requested_at: Time,
+    /// Velero's errors of the last processed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

@@ -26,9 +26,15 @@ pub struct RunArgs {
     /// Reconcile only the VRGs of this namespace (default: all namespaces).
     #[arg(long, value_name = "NS")]
     watch_namespace: Option<String>,
-    /// Keep a deleted VRG's captures (Velero Backups and their data) instead of deleting them.
-    #[arg(long)]
-    keep_captures_on_delete: bool,
+    /// What deleting a VRG does to the captures this cluster wrote: `keep-captures` (so deleting a
+    /// VRG, or its namespace by accident, loses nothing) or `delete-own-captures`. Captures
+    /// another cluster wrote are never deleted.
+    #[arg(long, value_enum, default_value_t = DeletePolicyArg::KeepCaptures)]
+    on_delete: DeletePolicyArg,
+    /// This cluster's identity, recorded on every capture it writes so that no two clusters
+    /// write the same Backup (default: the uid of the kube-system namespace).
+    #[arg(long, env = "CLUSTER_ID", value_name = "ID")]
+    cluster_id: Option<String>,
     /// Log filter (`RUST_LOG` syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
@@ -51,6 +57,13 @@ pub struct RunArgs {
     /// How long the lease lasts unrenewed: the longest a standby waits after the leader dies.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     lease_duration: Duration,
+}
+
+/// `--on-delete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeletePolicyArg {
+    KeepCaptures,
+    DeleteOwnCaptures,
 }
 
 /// The operator's own namespace, from the downward API.
@@ -157,11 +170,11 @@ fn options(args: RunArgs, metrics: Arc<Metrics>) -> Options {
         settings: Settings { admin_namespaces },
         velero_namespace: args.velero_namespace,
         watch_namespace: args.watch_namespace,
-        on_delete: if args.keep_captures_on_delete {
-            OnDelete::KeepCaptures
-        } else {
-            OnDelete::DeleteCaptures
+        on_delete: match args.on_delete {
+            DeletePolicyArg::KeepCaptures => OnDelete::KeepCaptures,
+            DeletePolicyArg::DeleteOwnCaptures => OnDelete::DeleteOwnCaptures,
         },
+        cluster_id: args.cluster_id,
         metrics,
     }
 }

@@ -15,12 +15,15 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::api::VolumeReplicationGroup;
-use crate::api::velero::{Backup, Restore};
+use crate::api::velero::{Backup, BackupStorageLocation, DeleteBackupRequest, Restore};
 use crate::velero::names::{LABEL_VRG_KEY, MANAGED_SELECTOR, owner_from, vrg_key};
 
 pub struct VeleroCache {
     backups: Cached<Backup>,
     restores: Cached<Restore>,
+    requests: Cached<DeleteBackupRequest>,
+    /// Every BackupStorageLocation of the Velero namespace (not ours: no label to select on).
+    locations: Store<BackupStorageLocation>,
 }
 
 /// Object names by their VRG key label.
@@ -190,11 +193,47 @@ impl VeleroCache {
         let restores = reflect(
             Api::<Restore>::namespaced(client.clone(), velero_namespace),
             velero_namespace,
+            changes.clone(),
+        );
+        let requests = reflect(
+            Api::<DeleteBackupRequest>::namespaced(client.clone(), velero_namespace),
+            velero_namespace,
             changes,
         );
+        let (locations, writer) = reflector::store();
+        let stream = reflector::reflector(
+            writer,
+            watcher(
+                Api::<BackupStorageLocation>::namespaced(client.clone(), velero_namespace),
+                watcher::Config::default(),
+            )
+            .default_backoff(),
+        );
+        tokio::spawn(stream.for_each(|_| futures::future::ready(())));
         backups.ready().await;
         restores.ready().await;
-        Self { backups, restores }
+        requests.ready().await;
+        let _ = locations.wait_until_ready().await;
+        Self {
+            backups,
+            restores,
+            requests,
+            locations,
+        }
+    }
+
+    pub fn delete_requests_of(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> BTreeMap<String, Arc<DeleteBackupRequest>> {
+        of(&self.requests, namespace, name)
+    }
+
+    /// The BackupStorageLocation named `name`, if it exists.
+    pub fn location(&self, name: &str) -> Option<Arc<BackupStorageLocation>> {
+        self.locations
+            .get(&ObjectRef::new(name).within(&self.backups.namespace))
     }
 
     pub fn backups_of(&self, namespace: &str, name: &str) -> BTreeMap<String, Arc<Backup>> {

@@ -17,8 +17,10 @@ pub struct Context {
     pub velero_namespace: String,
     pub hooks: Arc<dyn HookRunner>,
     pub on_delete: super::OnDelete,
-    /// Our Backups and Restores, as watched.
+    /// Our Backups, Restores and DeleteBackupRequests, and the storage locations, as watched.
     pub velero: super::cache::VeleroCache,
+    /// This cluster's id as a label value: the writer recorded on its captures.
+    pub cluster: String,
     pub metrics: Arc<crate::telemetry::Metrics>,
     pub recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
@@ -36,6 +38,7 @@ impl Context {
         hooks: Arc<dyn HookRunner>,
         on_delete: super::OnDelete,
         velero: super::cache::VeleroCache,
+        cluster: String,
         metrics: Arc<crate::telemetry::Metrics>,
     ) -> Self {
         let reporter = Reporter {
@@ -50,6 +53,7 @@ impl Context {
             hooks,
             on_delete,
             velero,
+            cluster,
             metrics,
             failures: Mutex::new(HashMap::new()),
         }

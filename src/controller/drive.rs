@@ -18,10 +18,12 @@ use crate::recipe::Plan;
 use crate::recipe::plan::{Action as PlanAction, WorkflowPlan};
 use crate::velero::{self, ObjectIdentity};
 
-/// Which VRG a run belongs to.
+/// Which VRG a run belongs to, on which cluster.
 pub struct Owner<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
+    /// This cluster's id, as a label value.
+    pub cluster: &'a str,
 }
 
 /// The Velero objects (name -> identity) step `i` of `run` creates for its current attempt.
@@ -32,13 +34,18 @@ pub fn step_objects(
     run: &WorkflowRun,
     i: usize,
 ) -> Vec<ObjectIdentity> {
-    let attempt = run.steps[i].attempt.saturating_sub(1);
-    match &workflow.steps[i].action {
+    let attempt = run.steps.get(i).map_or(0, |s| s.attempt.saturating_sub(1));
+    let Some(step) = workflow.steps.get(i) else {
+        return vec![];
+    };
+    match &step.action {
         PlanAction::Backup { group, .. } => plan
             .s3_profiles
             .iter()
             .map(|profile| {
                 ObjectIdentity::backup(owner.namespace, owner.name, run.capture, group, profile)
+                    .written_by(owner.cluster, run.epoch.unwrap_or(0))
+                    .final_capture(run.final_capture)
                     .with_attempt(attempt)
             })
             .collect(),
@@ -81,7 +88,10 @@ async fn observe(
     let backups = ctx.velero.backups_of(owner.namespace, owner.name);
     let restores = ctx.velero.restores_of(owner.namespace, owner.name);
     for i in steps {
-        let observation = match &workflow.steps[i].action {
+        let Some(step) = workflow.steps.get(i) else {
+            continue;
+        };
+        let observation = match &step.action {
             PlanAction::Backup { .. } => {
                 let ids = step_objects(owner, plan, workflow, run, i);
                 objects(&backups, &ids, velero::phase::backup_progress)
@@ -123,16 +133,18 @@ fn objects<K>(
 }
 
 /// One pass: observe, decide, act. Returns the engine's answer with object names recorded.
-/// `sources` names, for a restore run, the Backup each backup group is restored from.
+/// A restore run restores each backup group from the Backup its `sources` name; a capture's
+/// Backups carry `recipe` (the Recipe object it was taken with), if any.
 pub async fn step(
     ctx: &Context,
     owner: &Owner<'_>,
     plan: &Plan,
     workflow: &WorkflowPlan,
     run: &WorkflowRun,
-    sources: &BTreeMap<String, String>,
+    recipe: Option<&str>,
     now: Timestamp,
 ) -> Result<Next, Error> {
+    let sources = &run.sources;
     let observed = observe(ctx, owner, plan, workflow, run, now).await?;
     let mut next = engine::next(workflow, run, &observed);
     for action in next.actions.clone() {
@@ -146,11 +158,17 @@ pub async fn step(
                             Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
                         for id in &ids {
                             let profile = id.profile.clone().unwrap_or_default();
-                            create(
-                                &api,
-                                &velero::spec::backup(spec, id, &profile, &ctx.velero_namespace),
-                            )
-                            .await?;
+                            let mut backup =
+                                velero::spec::backup(spec, id, &profile, &ctx.velero_namespace);
+                            if let (Some(recipe), Some(annotations)) =
+                                (recipe, backup.metadata.annotations.as_mut())
+                            {
+                                annotations.insert(
+                                    velero::names::ANNOTATION_RECIPE.to_owned(),
+                                    recipe.to_owned(),
+                                );
+                            }
+                            create(&api, &backup).await?;
                         }
                     }
                     PlanAction::Restore {

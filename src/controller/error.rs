@@ -11,6 +11,8 @@ pub enum Error {
     Serde(#[from] serde_json::Error),
     #[error("VRG {0} has no namespace")]
     NoNamespace(String),
+    #[error("cannot tell which cluster this is ({0}); set --cluster-id")]
+    ClusterId(String),
 }
 
 impl Error {
@@ -21,6 +23,7 @@ impl Error {
             Self::Finalizer(_) => "finalizer",
             Self::Serde(_) => "serde",
             Self::NoNamespace(_) => "no_namespace",
+            Self::ClusterId(_) => "cluster_id",
         }
     }
 }

@@ -2,8 +2,8 @@
 //! Velero objects (mapped back to their VRG by labels, since they live in Velero's namespace),
 //! and reconciles each VRG. See `reconcile` for what one reconcile does.
 
+mod act;
 mod cache;
-mod capture;
 mod check;
 mod context;
 mod drive;
@@ -11,9 +11,10 @@ mod error;
 mod events;
 pub mod exec;
 pub mod hooks;
+mod observe;
 mod reconcile;
 mod recorder;
-mod recover;
+mod rotation;
 pub mod status;
 
 use std::sync::Arc;
@@ -29,8 +30,8 @@ pub use context::Context;
 pub use error::Error;
 pub use reconcile::{CAPTURE_NOW, FINALIZER};
 
-use crate::api::velero::DeleteBackupRequest;
 use crate::api::{Recipe, VolumeReplicationGroup};
+pub use crate::lifecycle::DeletePolicy as OnDelete;
 use crate::recipe::Settings;
 
 /// The VRG a Velero object of ours belongs to, from its labels and annotations.
@@ -49,16 +50,6 @@ fn owner<K: Resource>(object: &K) -> Option<ObjectRef<VolumeReplicationGroup>> {
 /// its own (about 100 KiB), so unbounded concurrency cost 160 MiB at 1,000 VRGs.
 const CONCURRENCY: u16 = 16;
 
-/// What happens to a VRG's captures when the VRG is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnDelete {
-    /// Delete them through Velero DeleteBackupRequests (Backups and their stored data).
-    #[default]
-    DeleteCaptures,
-    /// Keep the Backups and their data, for recovery elsewhere or audit.
-    KeepCaptures,
-}
-
 /// How the controller runs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -68,8 +59,22 @@ pub struct Options {
     /// Reconcile only the VRGs of this namespace (default: every namespace).
     pub watch_namespace: Option<String>,
     pub on_delete: OnDelete,
+    /// This cluster's identity, recorded on every capture it writes (`None`: the uid of the
+    /// `kube-system` namespace, which is stable for the life of a cluster).
+    pub cluster_id: Option<String>,
     /// Where reconciles, runs and steps are counted; also carries readiness.
     pub metrics: Arc<crate::telemetry::Metrics>,
+}
+
+/// The id of the cluster `client` talks to: the uid of its `kube-system` namespace.
+pub async fn cluster_id(client: &kube::Client) -> Result<String, Error> {
+    let ns = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+        .map_err(|e| Error::ClusterId(format!("reading namespace kube-system: {e}")))?;
+    ns.metadata
+        .uid
+        .ok_or_else(|| Error::ClusterId("namespace kube-system has no uid".into()))
 }
 
 /// Runs the controller until SIGINT/SIGTERM.
@@ -79,8 +84,14 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         velero_namespace,
         watch_namespace,
         on_delete,
+        cluster_id,
         metrics,
     } = options;
+    let cluster = match cluster_id {
+        Some(id) => id,
+        None => self::cluster_id(&client).await?,
+    };
+    tracing::info!(cluster = %cluster, "captures written here record this cluster id");
     // Wakes besides the VRG watch: a changed Backup or Restore (once the cache holds the change)
     // and a finished hook task.
     let (changes, velero_wakes) = tokio::sync::mpsc::unbounded_channel();
@@ -94,9 +105,9 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         Arc::new(exec::SharedExecRunner(runner)),
         on_delete,
         velero,
+        crate::velero::names::label_value(&cluster),
         metrics.clone(),
     ));
-    let managed = watcher::Config::default().labels(crate::velero::names::MANAGED_SELECTOR);
     let vrg_api = match &watch_namespace {
         Some(ns) => Api::<VolumeReplicationGroup>::namespaced(client.clone(), ns),
         None => Api::<VolumeReplicationGroup>::all(client.clone()),
@@ -106,11 +117,6 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
     metrics.set_ready();
     let vrgs = controller.store();
     controller
-        .watches(
-            Api::<DeleteBackupRequest>::namespaced(client.clone(), &velero_namespace),
-            managed,
-            |o| owner(&o),
-        )
         // A Recipe change re-queues every VRG that references it.
         .watches(
             Api::<Recipe>::all(client),

@@ -1,27 +1,26 @@
-//! Reconciling one VRG: finalizer first; then read the recipe, validate it into a plan, and drive
-//! the capture schedule. Reconcile never waits for Velero or a hook: it starts work, records it
-//! in status, and is woken by watches or by the requeue it returns.
+//! Reconciling one VRG: finalizer first; then read the recipe, validate it into a plan, and run
+//! one pass of the DR lifecycle (`act`). Reconcile never waits for Velero or a hook: it starts
+//! work, records it in status, and is woken by watches or by the requeue it returns.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event, finalizer};
 use serde_json::Value;
 
-use super::capture::{capture, rotate};
 use super::drive::Owner;
 use super::events::publish;
-use super::recover;
 use super::status::{self, RECIPE_READY};
-use super::{Context, Error};
+use super::{Context, Error, act, observe};
 use crate::api::Recipe;
-use crate::api::velero::Restore;
+use crate::api::velero::{DeleteBackupRequest, Restore};
 use crate::api::vrg::{ReplicationState, VolumeReplicationGroup};
+use crate::lifecycle;
 use crate::recipe::{self, Loaded};
 use crate::velero;
 
@@ -58,32 +57,72 @@ pub async fn reconcile(
     result
 }
 
-/// The recipe documents a VRG may reference (the one its `recipeRef` names, if it exists).
+/// The Recipe a VRG references, as a document for the recipe loader; when no Recipe object of
+/// that name exists on this cluster, the copy the VRG's newest capture carries (so a failover
+/// works on a cluster where the Recipe was never applied).
+struct Recipes {
+    found: BTreeMap<(String, String), Value>,
+    /// The document each new capture carries.
+    carried: Option<String>,
+    /// Where it came from, in words.
+    origin: Option<String>,
+}
+
 async fn recipes(
     vrg: &VolumeReplicationGroup,
     ctx: &Context,
-    namespace: &str,
-) -> Result<BTreeMap<(String, String), Value>, Error> {
-    let mut found = BTreeMap::new();
+    owner: &Owner<'_>,
+) -> Result<Recipes, Error> {
+    let mut out = Recipes {
+        found: BTreeMap::new(),
+        carried: None,
+        origin: None,
+    };
     let reference = vrg
         .spec
         .kube_object_protection
         .as_ref()
         .and_then(|k| k.recipe_ref.as_ref());
-    if let Some(r) = reference {
-        let ns = r
-            .namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| namespace.to_owned());
-        if let Some(recipe) = Api::<Recipe>::namespaced(ctx.client.clone(), &ns)
-            .get_opt(&r.name)
-            .await?
-        {
-            found.insert((ns, r.name.clone()), serde_json::to_value(recipe)?);
-        }
+    let Some(r) = reference else {
+        return Ok(out);
+    };
+    let ns = r
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| owner.namespace.to_owned());
+    let key = (ns.clone(), r.name.clone());
+    if let Some(recipe) = Api::<Recipe>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&r.name)
+        .await?
+    {
+        let doc = serde_json::to_value(recipe)?;
+        out.carried = Some(carried_form(&doc).to_string());
+        out.origin = Some(format!("Recipe {ns}/{} on this cluster", r.name));
+        out.found.insert(key, doc);
+    } else if let Some((doc, capture)) = observe::carried_recipe(ctx, owner)
+        && doc["metadata"]["name"] == r.name.as_str()
+        && doc["metadata"]["namespace"] == ns.as_str()
+    {
+        out.carried = Some(doc.to_string());
+        out.origin = Some(format!(
+            "Recipe {ns}/{} as carried by {} (no Recipe object of that name on this cluster)",
+            r.name,
+            capture.describe()
+        ));
+        out.found.insert(key, doc);
     }
-    Ok(found)
+    Ok(out)
+}
+
+/// What a capture carries of a Recipe: what defines it, nothing the server added.
+fn carried_form(doc: &Value) -> Value {
+    serde_json::json!({
+        "apiVersion": doc["apiVersion"],
+        "kind": doc["kind"],
+        "metadata": {"name": doc["metadata"]["name"], "namespace": doc["metadata"]["namespace"]},
+        "spec": doc["spec"],
+    })
 }
 
 async fn apply(
@@ -98,20 +137,22 @@ async fn apply(
     };
     let vrg = &fresh;
     let namespace = vrg.namespace().unwrap_or_default();
+    let name = vrg.name_any();
+    let owner = Owner {
+        namespace: &namespace,
+        name: &name,
+        cluster: &ctx.cluster,
+    };
     let generation = vrg.metadata.generation.unwrap_or_default();
     let now = Timestamp::now();
     let mut status = vrg.status.clone().unwrap_or_default();
     status.observed_generation = Some(generation);
+    status.state = Some(state(vrg));
     let doc = serde_json::to_value(vrg)?;
-    let plan = match recipe::load_vrg(
-        &doc,
-        &namespace,
-        &recipes(vrg, ctx, &namespace).await?,
-        &ctx.settings,
-    ) {
+    let recipes = recipes(vrg, ctx, &owner).await?;
+    let plan = match recipe::load_vrg(&doc, &namespace, &recipes.found, &ctx.settings) {
         Ok(Loaded::Planned(plan)) => plan,
         Ok(Loaded::Unprotected) => {
-            status.state = Some(state(vrg));
             status::write(api, vrg, &status).await?;
             return Ok(Requeue::await_change());
         }
@@ -152,7 +193,6 @@ async fn apply(
             return Ok(Requeue::await_change());
         }
     };
-    status.state = Some(state(vrg));
     if plan.paused {
         status::set(
             &mut status,
@@ -166,30 +206,25 @@ async fn apply(
         status::write(api, vrg, &status).await?;
         return Ok(Requeue::await_change());
     }
+    let source = recipes
+        .origin
+        .clone()
+        .unwrap_or_else(|| plan.source.clone());
     status::set(
         &mut status,
         RECIPE_READY,
         true,
         "Valid",
-        &format!("{} is valid", plan.source),
+        &format!("{source} is valid"),
         generation,
         now,
     );
-    if vrg.spec.replication_state != ReplicationState::Primary {
-        // The next failover to this cluster must recover again.
-        if let Some(kop) = status.kube_object_protection.as_mut() {
-            kop.recovered_generation = None;
-        }
-        status::write(api, vrg, &status).await?;
-        return Ok(Requeue::await_change());
-    }
-    if recover::needed(vrg, &status)
-        && let Some(requeue) = recover::recover(vrg, ctx, &plan, &mut status, now).await?
-    {
-        status::write(api, vrg, &status).await?;
-        return Ok(requeue);
-    }
-    let requeue = capture(vrg, ctx, api, &plan, &mut status, now).await?;
+    let inputs = act::Inputs {
+        plan: &plan,
+        recipe: recipes.carried.as_deref(),
+        recipe_origin: Some(source),
+    };
+    let requeue = act::act(vrg, ctx, api, &inputs, &mut status, now).await?;
     status::write(api, vrg, &status).await?;
     Ok(requeue)
 }
@@ -201,24 +236,47 @@ fn state(vrg: &VolumeReplicationGroup) -> String {
     }
 }
 
-/// VRG deleted: remove our Restores and, unless the operator keeps captures, ask Velero to delete
-/// them (Backups are deleted through DeleteBackupRequests so their stored data goes too).
-///
-/// Only a primary's deletion removes captures. A secondary's Backups are the primary cluster's,
-/// synced here from the shared storage: deleting them would delete the only copy of the captures
-/// that protect the application now (a failed-over-from cluster is cleaned up exactly this way).
+/// VRG deleted: remove our Restores and do with this cluster's captures what the operator's
+/// delete policy says: keep them (the default: deleting a VRG, or its namespace by accident,
+/// loses nothing), or delete this cluster's own (a secondary only those a newer capture
+/// supersedes). Another cluster's captures are never deleted.
 async fn cleanup(vrg: &VolumeReplicationGroup, ctx: &Context) -> Result<Requeue, Error> {
+    let (namespace, name) = (vrg.namespace().unwrap_or_default(), vrg.name_any());
     let owner = Owner {
-        namespace: &vrg.namespace().unwrap_or_default(),
-        name: &vrg.name_any(),
+        namespace: &namespace,
+        name: &name,
+        cluster: &ctx.cluster,
     };
-    let primary = vrg.spec.replication_state == ReplicationState::Primary;
-    if ctx.on_delete == super::OnDelete::DeleteCaptures && primary {
-        rotate(ctx, &owner, i64::MAX).await?;
-    } else if !primary {
-        tracing::info!(vrg = %format!("{}/{}", owner.namespace, owner.name),
-            "secondary VRG deleted: its captures belong to the primary cluster and are kept");
+    let backups = ctx.velero.backups_of(&namespace, &name);
+    // Without a plan to name the groups a capture needs, every group a capture holds counts.
+    let mut groups: Vec<String> = backups
+        .values()
+        .filter_map(|b| velero::names::capture_of(b.labels()).map(|c| c.group))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let world = lifecycle::World {
+        cluster: ctx.cluster.clone(),
+        captures: observe::captures(backups.values().map(AsRef::as_ref), &[], &[]),
+        locations: vec![],
+        now: Timestamp::now(),
+    };
+    let doomed = lifecycle::on_delete(ctx.on_delete, vrg.spec.replication_state, &world, &groups);
+    let requests =
+        Api::<DeleteBackupRequest>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
+    for backup in &doomed {
+        let Some(b) = backups.get(backup) else {
+            continue;
+        };
+        let request = velero::spec::delete_request(backup, b.labels(), &ctx.velero_namespace);
+        match requests.create(&PostParams::default(), &request).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
     }
+    tracing::info!(vrg = %format!("{}/{}", owner.namespace, owner.name), deleted = doomed.len(),
+        kept = backups.len() - doomed.len(), "VRG deleted: captures handled by the delete policy");
     let selector =
         ListParams::default().labels(&velero::names::vrg_selector(owner.namespace, owner.name));
     let restores = Api::<Restore>::namespaced(ctx.client.clone(), &ctx.velero_namespace);

@@ -4,7 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Error;
 use crate::api::VolumeReplicationGroup;
@@ -59,7 +59,9 @@ pub fn truncate(s: &str, max: usize) -> String {
     format!("{}… (truncated)", &s[..end])
 }
 
-/// Writes the whole status (merge patch of the status subresource) when it changed.
+/// Writes the status when it changed, as a JSON merge patch from the status read to the new
+/// one. A merge patch keeps every field it does not name, so a field the new status leaves out
+/// is named with `null`: what was cleared here is cleared on the server too.
 pub async fn write(
     api: &Api<VolumeReplicationGroup>,
     vrg: &VolumeReplicationGroup,
@@ -69,17 +71,45 @@ pub async fn write(
         return Ok(());
     }
     let name = vrg.metadata.name.clone().unwrap_or_default();
-    let mut patch = json!({ "status": status });
-    // A merge patch keeps fields it does not name: clear the current step explicitly.
-    if let Some(kop) = patch["status"]
-        .get_mut("kubeObjectProtection")
-        .and_then(|v| v.as_object_mut())
-    {
-        kop.entry("currentStep").or_insert(serde_json::Value::Null);
-    }
+    let old = serde_json::to_value(&vrg.status)?;
+    let new = serde_json::to_value(status)?;
+    let patch = json!({ "status": merge_patch(&old, &new) });
     api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
     Ok(())
+}
+
+/// The RFC 7386 merge patch that turns `old` into `new`: changed and added members as they
+/// are, removed members as `null`, objects compared member by member, anything else replaced.
+pub fn merge_patch(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(old), Value::Object(new)) => {
+            let mut patch = serde_json::Map::new();
+            for (key, value) in new {
+                match old.get(key) {
+                    Some(before) if before == value => {}
+                    Some(before) => {
+                        patch.insert(key.clone(), merge_patch(before, value));
+                    }
+                    None => {
+                        patch.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            for key in old.keys() {
+                if !new.contains_key(key) {
+                    patch.insert(key.clone(), Value::Null);
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
+/// Removes condition `type_`.
+pub fn remove(status: &mut VolumeReplicationGroupStatus, type_: &str) {
+    status.conditions.retain(|c| c.type_ != type_);
 }
 
 /// `HooksReady` from the hook steps of `run`: true when every hook step that ran succeeded;
@@ -129,5 +159,23 @@ pub fn hooks(
             generation,
             now,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn a_merge_patch_names_what_was_removed_with_null() {
+        let old = json!({"a": 1, "k": {"recoveredGeneration": 3, "run": {"id": "x"}}, "c": [1]});
+        let new = json!({"a": 1, "k": {"run": {"id": "y"}}, "c": [2]});
+        assert_eq!(
+            merge_patch(&old, &new),
+            json!({"k": {"recoveredGeneration": null, "run": {"id": "y"}}, "c": [2]})
+        );
+        assert_eq!(merge_patch(&json!(null), &new), new);
+        assert_eq!(merge_patch(&old, &old), json!({}));
     }
 }

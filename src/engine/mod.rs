@@ -99,6 +99,11 @@ pub fn start(plan: &WorkflowPlan, id: String, capture: i64, now: Timestamp) -> W
         end_time: None,
         steps: plan.steps.iter().map(|s| pending(&s.name)).collect(),
         message: None,
+        start_generation: None,
+        epoch: None,
+        final_capture: false,
+        source: None,
+        sources: Default::default(),
     }
 }
 

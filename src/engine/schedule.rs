@@ -60,6 +60,11 @@ mod tests {
             end_time: None,
             steps: vec![],
             message: None,
+            start_generation: None,
+            epoch: None,
+            final_capture: false,
+            source: None,
+            sources: Default::default(),
         }
     }
 

@@ -36,6 +36,15 @@ pub const LABEL_SLOT: &str = "vrg.ramendr.openshift.io/slot";
 pub const LABEL_GROUP: &str = "vrg.ramendr.openshift.io/group";
 pub const LABEL_PROFILE: &str = "vrg.ramendr.openshift.io/s3-profile";
 pub const LABEL_ATTEMPT: &str = "vrg.ramendr.openshift.io/attempt";
+/// The cluster that wrote a capture (its `--cluster-id`, as a label value).
+pub const LABEL_CLUSTER: &str = "vrg.ramendr.openshift.io/cluster";
+/// The lineage a capture was written in (see `status.kubeObjectProtection.epoch`).
+pub const LABEL_EPOCH: &str = "vrg.ramendr.openshift.io/epoch";
+/// `true` on the final capture a cluster takes when the application is relocated away from it.
+pub const LABEL_FINAL: &str = "vrg.ramendr.openshift.io/final";
+/// Annotation carrying the Recipe a capture was taken with, so a recovery can run its restore
+/// workflow where that Recipe object does not exist.
+pub const ANNOTATION_RECIPE: &str = "vrg.ramendr.openshift.io/recipe";
 
 /// Selects every Velero object this operator labelled (for a watch mapped with [`owner_from`]).
 pub const MANAGED_SELECTOR: &str = LABEL_VRG_KEY;
@@ -71,6 +80,13 @@ pub struct ObjectIdentity {
     pub profile: Option<String>,
     /// 0 for the first attempt; a retry after a Velero restart gets a new name.
     pub attempt: u32,
+    /// Backup: the cluster writing it. Part of the name, so two clusters never write the same
+    /// Backup name (Velero refuses a name that already exists in object storage).
+    pub cluster: Option<String>,
+    /// Backup: the writer's lineage.
+    pub epoch: i64,
+    /// Backup: part of a relocation's final capture.
+    pub final_capture: bool,
 }
 
 impl ObjectIdentity {
@@ -85,6 +101,9 @@ impl ObjectIdentity {
             group: group.to_owned(),
             profile: Some(profile.to_owned()),
             attempt: 0,
+            cluster: None,
+            epoch: 0,
+            final_capture: false,
         }
     }
 
@@ -99,11 +118,27 @@ impl ObjectIdentity {
             group: group.to_owned(),
             profile: None,
             attempt: 0,
+            cluster: None,
+            epoch: 0,
+            final_capture: false,
         }
     }
 
     pub fn with_attempt(mut self, attempt: u32) -> Self {
         self.attempt = attempt;
+        self
+    }
+
+    /// A Backup written by `cluster` in lineage `epoch`.
+    pub fn written_by(mut self, cluster: &str, epoch: i64) -> Self {
+        self.cluster = Some(cluster.to_owned());
+        self.epoch = epoch;
+        self
+    }
+
+    /// A Backup of a relocation's final capture.
+    pub fn final_capture(mut self, final_capture: bool) -> Self {
+        self.final_capture = final_capture;
         self
     }
 
@@ -118,7 +153,19 @@ impl ObjectIdentity {
         match self.workflow {
             Workflow::Backup => {
                 let profile = self.profile.as_deref().unwrap_or_default();
-                backup_name_attempt(ns, name, self.capture, group, profile, self.attempt)
+                match &self.cluster {
+                    None => {
+                        backup_name_attempt(ns, name, self.capture, group, profile, self.attempt)
+                    }
+                    Some(cluster) => {
+                        let capture = self.capture.to_string();
+                        // The cluster is hashed, not shown: its id is long and labels name it.
+                        with_attempt(
+                            &["backup", ns, name, &capture, group, profile, "", cluster],
+                            self.attempt,
+                        )
+                    }
+                }
             }
             Workflow::Restore => restore_name_attempt(ns, name, &self.run_id, group, self.attempt),
         }
@@ -329,6 +376,13 @@ pub fn labels(id: &ObjectIdentity) -> BTreeMap<String, String> {
         put(LABEL_PROFILE, profile);
     }
     put(LABEL_ATTEMPT, &id.attempt.to_string());
+    if let Some(cluster) = &id.cluster {
+        put(LABEL_CLUSTER, cluster);
+        put(LABEL_EPOCH, &id.epoch.to_string());
+    }
+    if id.final_capture {
+        put(LABEL_FINAL, "true");
+    }
     labels
 }
 
@@ -374,6 +428,12 @@ pub struct CaptureRef {
     /// Label value of the s3 profile: compare with [`CaptureRef::is_profile`].
     pub profile: String,
     pub attempt: u32,
+    /// Label value of the writer's cluster id; empty for captures written before clusters were
+    /// recorded.
+    pub cluster: String,
+    /// 0 for captures written before lineages were recorded.
+    pub epoch: i64,
+    pub final_capture: bool,
 }
 
 impl CaptureRef {
@@ -402,12 +462,19 @@ pub fn capture_of(labels: &BTreeMap<String, String>) -> Option<CaptureRef> {
         Some(a) => a.parse().ok()?,
         None => 0,
     };
+    let epoch = match labels.get(LABEL_EPOCH) {
+        Some(e) => e.parse().ok()?,
+        None => 0,
+    };
     Some(CaptureRef {
         number,
         slot,
         group: labels.get(LABEL_GROUP)?.clone(),
         profile: labels.get(LABEL_PROFILE)?.clone(),
         attempt,
+        cluster: labels.get(LABEL_CLUSTER).cloned().unwrap_or_default(),
+        epoch,
+        final_capture: labels.get(LABEL_FINAL).is_some_and(|v| v == "true"),
     })
 }
 

@@ -29,6 +29,33 @@ fn golden_names_never_change() {
 }
 
 #[test]
+fn two_clusters_never_write_the_same_backup_name() {
+    // Cluster 2 may number a capture like cluster 1's capture that has not synced yet: the
+    // writer is part of the name, so the two Backups never meet in object storage.
+    let one = ObjectIdentity::backup("app", "db", 7, "config", "s3-east").written_by("east", 1);
+    let two = ObjectIdentity::backup("app", "db", 7, "config", "s3-east").written_by("west", 2);
+    assert_ne!(one.name(), two.name());
+    assert!(
+        one.name().starts_with("app-db-7-config-s3-east-"),
+        "{}",
+        one.name()
+    );
+    assert!(valid_name(&one.name()));
+    assert_eq!(
+        one.name(),
+        ObjectIdentity::backup("app", "db", 7, "config", "s3-east")
+            .written_by("east", 5)
+            .name(),
+        "the lineage is a label, not part of the name: a retry finds its Backup"
+    );
+    assert_ne!(
+        one.name(),
+        ObjectIdentity::backup("app", "db", 7, "config", "s3-east").name(),
+        "captures that record their writer never take the name of one that does not"
+    );
+}
+
+#[test]
 fn names_are_deterministic() {
     let a = backup_name("ns", "vrg", 3, "g", "p");
     assert_eq!(a, backup_name("ns", "vrg", 3, "g", "p"));
@@ -344,8 +371,19 @@ fn capture_round_trips_through_labels() {
             slot: 1,
             group: "Config_Group".into(),
             profile: "s3-east".into(),
-            attempt: 2
+            attempt: 2,
+            cluster: String::new(),
+            epoch: 0,
+            final_capture: false,
         })
+    );
+    let id = ObjectIdentity::backup("app", "db", 9, "config", "s3-east")
+        .written_by("c9e0a1b2-0000-4000-8000-000000000001", 3)
+        .final_capture(true);
+    let c = capture_of(&labels(&id)).expect("capture");
+    assert_eq!(
+        (c.cluster.as_str(), c.epoch, c.final_capture),
+        ("c9e0a1b2-0000-4000-8000-000000000001", 3, true)
     );
     let long_group = "g".repeat(100);
     let c = capture_of(&labels(&ObjectIdentity::backup(

@@ -25,9 +25,20 @@ fn identity() -> impl Strategy<Value = ObjectIdentity> {
         text(),
         proptest::option::of(text()),
         any::<u32>(),
+        (proptest::option::of(text()), any::<i64>(), any::<bool>()),
     )
         .prop_map(
-            |(ns, name, backup, run_id, capture, group, profile, attempt)| ObjectIdentity {
+            |(
+                ns,
+                name,
+                backup,
+                run_id,
+                capture,
+                group,
+                profile,
+                attempt,
+                (cluster, epoch, final_capture),
+            )| ObjectIdentity {
                 vrg_namespace: ns,
                 vrg_name: name,
                 workflow: if backup {
@@ -40,6 +51,9 @@ fn identity() -> impl Strategy<Value = ObjectIdentity> {
                 group,
                 profile,
                 attempt,
+                cluster,
+                epoch,
+                final_capture,
             },
         )
 }
@@ -73,9 +87,14 @@ proptest! {
             prop_assert_eq!(owner_of(&labels), owner);
         }
         let capture = capture_of(&labels);
-        if id.workflow == Workflow::Backup && id.capture >= 0 && id.profile.is_some() {
+        let epoch_ok = id.cluster.is_none() || id.epoch >= 0;
+        if id.workflow == Workflow::Backup && id.capture >= 0 && id.profile.is_some() && epoch_ok {
             let c = capture.expect("a backup's labels describe its capture");
             prop_assert_eq!((c.number, c.slot, c.attempt), (id.capture, id.capture % 2, id.attempt));
+            prop_assert_eq!(c.final_capture, id.final_capture);
+            if let Some(cluster) = &id.cluster {
+                prop_assert_eq!((c.cluster.clone(), c.epoch), (label_value(cluster), id.epoch));
+            }
             prop_assert!(c.is_group(&id.group));
             prop_assert!(c.is_profile(id.profile.as_deref().unwrap_or_default()));
         } else {

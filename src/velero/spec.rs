@@ -7,12 +7,18 @@ use crate::api::velero::{
 };
 
 use super::names::{
-    ObjectIdentity, Workflow, annotations, delete_request_name, is_label_value, labels,
+    ObjectIdentity, Workflow, annotations, delete_request_name_attempt, is_label_value, labels,
 };
 
 /// Velero's label naming the Backup a DeleteBackupRequest deletes; Velero selects on it to remove
 /// older requests for the same Backup.
 pub const VELERO_BACKUP_NAME_LABEL: &str = "velero.io/backup-name";
+
+/// How long Velero keeps a capture: ten years, i.e. until rotation deletes it. Velero's own
+/// default (30 days) would let its garbage collector delete the last good capture of a VRG
+/// whose captures stall for a month; here only rotation, which keeps the newest restorable
+/// capture, ever deletes one.
+pub const CAPTURE_TTL: &str = "87600h0m0s";
 
 /// The Backup of `identity` to storage location `profile` (which overrides `identity.profile`).
 pub fn backup(
@@ -28,6 +34,7 @@ pub fn backup(
     };
     let mut spec = template.clone();
     spec.storage_location = Some(profile.to_owned());
+    spec.ttl = Some(CAPTURE_TTL.to_owned());
     let mut backup = Backup::new(&id.name(), spec);
     backup.metadata.namespace = Some(velero_namespace.to_owned());
     backup.metadata.labels = Some(labels(&id));
@@ -62,11 +69,23 @@ pub fn delete_request(
     labels: &BTreeMap<String, String>,
     velero_namespace: &str,
 ) -> DeleteBackupRequest {
+    delete_request_attempt(backup_name, labels, velero_namespace, 0)
+}
+
+/// [`delete_request`] of a later attempt (Velero keeps a processed request: a retry needs a new
+/// name).
+pub fn delete_request_attempt(
+    backup_name: &str,
+    labels: &BTreeMap<String, String>,
+    velero_namespace: &str,
+    attempt: u32,
+) -> DeleteBackupRequest {
     let spec = DeleteBackupRequestSpec {
         backup_name: backup_name.to_owned(),
         extra: Default::default(),
     };
-    let mut request = DeleteBackupRequest::new(&delete_request_name(backup_name), spec);
+    let mut request =
+        DeleteBackupRequest::new(&delete_request_name_attempt(backup_name, attempt), spec);
     request.metadata.namespace = Some(velero_namespace.to_owned());
     let mut labels = labels.clone();
     // Velero fills this in itself when empty (with its own hashing for long names), so only set it

@@ -1,6 +1,6 @@
 use super::*;
 use crate::api::velero::ResourceFilter;
-use crate::velero::names::{backup_name, owner_from, restore_name_attempt};
+use crate::velero::names::{backup_name, delete_request_name, owner_from, restore_name_attempt};
 
 fn template() -> BackupSpec {
     BackupSpec {
@@ -25,7 +25,11 @@ fn backup_object() {
     assert_eq!(b.metadata.namespace.as_deref(), Some("velero"));
     assert_eq!(b.spec.storage_location.as_deref(), Some("s3-east"));
     assert_eq!(b.spec.filter, template().filter);
-    assert_eq!(b.spec.ttl, template().ttl);
+    assert_eq!(
+        b.spec.ttl.as_deref(),
+        Some(CAPTURE_TTL),
+        "rotation, not Velero's garbage collector, decides when a capture goes"
+    );
     let labels = b.metadata.labels.clone().unwrap_or_default();
     assert_eq!(
         labels

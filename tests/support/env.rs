@@ -24,7 +24,8 @@ pub fn options(velero_ns: &str, ns: &str) -> controller::Options {
         },
         velero_namespace: velero_ns.to_owned(),
         watch_namespace: Some(ns.to_owned()),
-        on_delete: controller::OnDelete::DeleteCaptures,
+        on_delete: controller::OnDelete::KeepCaptures,
+        cluster_id: None,
         metrics: Default::default(),
     }
 }
@@ -46,7 +47,7 @@ impl Drop for Env {
 
 impl Env {
     pub async fn start(prefix: &str) -> Self {
-        Self::start_with(prefix, controller::OnDelete::DeleteCaptures).await
+        Self::start_with(prefix, controller::OnDelete::KeepCaptures).await
     }
 
     pub async fn start_with(prefix: &str, on_delete: controller::OnDelete) -> Self {
@@ -129,13 +130,30 @@ impl Env {
     }
 
     /// Another cluster's Backup of VRG `vrg` (this namespace), as Velero's backup sync shows it
-    /// here: capture `capture` of `group` for profile `east`, in `phase`. Returns its name.
+    /// here: capture `capture` of `group` for profile `east`, written by cluster `peer` in
+    /// lineage 1, in `phase`. Returns its name.
     pub async fn synced_backup(&self, vrg: &str, capture: i64, group: &str, phase: &str) -> String {
-        let id = ObjectIdentity::backup(&self.ns, vrg, capture, group, "east");
+        self.synced_backup_in(vrg, capture, group, phase, 1).await
+    }
+
+    /// [`Env::synced_backup`] in lineage `epoch`.
+    pub async fn synced_backup_in(
+        &self,
+        vrg: &str,
+        capture: i64,
+        group: &str,
+        phase: &str,
+        epoch: i64,
+    ) -> String {
+        let id =
+            ObjectIdentity::backup(&self.ns, vrg, capture, group, "east").written_by("peer", epoch);
         let mut backup: Backup =
             velero::spec::backup(&BackupSpec::default(), &id, "east", &self.velero_ns);
         // Velero's CRDs have no status subresource: the phase is written with the object.
-        backup.status = Some(serde_json::from_value(json!({"phase": phase})).unwrap());
+        let done = k8s_openapi::jiff::Timestamp::now().to_string();
+        backup.status = Some(
+            serde_json::from_value(json!({"phase": phase, "completionTimestamp": done})).unwrap(),
+        );
         self.backups()
             .create(&PostParams::default(), &backup)
             .await

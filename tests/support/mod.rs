@@ -1,4 +1,5 @@
 #![allow(dead_code)] // each test binary uses part of the support code
 
+pub mod dr;
 pub mod env;
 pub mod http;

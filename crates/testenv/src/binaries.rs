@@ -21,6 +21,13 @@ pub struct Binaries {
     /// helm (v3), for the tests that lint, render and install the chart; not part of the control
     /// plane, so an env file written before testbin.sh built helm still starts it.
     pub helm: Option<PathBuf>,
+    /// kube-scheduler: Velero clears `spec.nodeName` of the pods it restores.
+    pub kube_scheduler: Option<PathBuf>,
+    /// The real DR data path ([`crate::dr`]): the Velero server, the directory holding its AWS
+    /// object-store plugin, and versitygw, the S3 server.
+    pub velero: Option<PathBuf>,
+    pub velero_plugins: Option<PathBuf>,
+    pub versitygw: Option<PathBuf>,
 }
 
 /// The env file `hack/testbin.sh` writes.
@@ -38,6 +45,17 @@ pub fn env_file() -> PathBuf {
 }
 
 impl Binaries {
+    /// A binary the env file may lack (written by an older testbin.sh), or an error saying how
+    /// to get it.
+    pub fn need(path: &Option<PathBuf>, key: &str) -> Result<PathBuf, Error> {
+        path.clone().ok_or_else(|| {
+            Error::Binaries(format!(
+                "{} names no {key}: rerun ./hack/testbin.sh",
+                env_file().display()
+            ))
+        })
+    }
+
     /// Reads the env file; a missing file or binary is an error that says how to build them.
     pub fn locate() -> Result<Self, Error> {
         let path = env_file();
@@ -64,6 +82,7 @@ impl Binaries {
                 )))
             }
         };
+        let optional = |key: &str| vars.contains_key(key).then(|| get(key)).transpose();
         Ok(Self {
             etcd: get("ETCD")?,
             kube_apiserver: get("KUBE_APISERVER")?,
@@ -72,7 +91,11 @@ impl Binaries {
             kwok: get("KWOK")?,
             kwok_stages: get("KWOK_STAGES")?,
             velero_crds: get("VELERO_CRDS")?,
-            helm: vars.contains_key("HELM").then(|| get("HELM")).transpose()?,
+            helm: optional("HELM")?,
+            kube_scheduler: optional("KUBE_SCHEDULER")?,
+            velero: optional("VELERO")?,
+            velero_plugins: optional("VELERO_PLUGINS")?,
+            versitygw: optional("VERSITYGW")?,
         })
     }
 }

@@ -166,6 +166,34 @@ pub fn controller_manager(
     Ok(())
 }
 
+/// Starts kube-scheduler, so pods without a node (Velero clears `spec.nodeName` of the pods it
+/// restores) are placed on the kwok node.
+pub fn scheduler(
+    binaries: &Binaries,
+    dir: &Path,
+    kubeconfig: &Path,
+    processes: &mut Vec<Process>,
+) -> Result<(), Error> {
+    let program = Binaries::need(&binaries.kube_scheduler, "KUBE_SCHEDULER")?;
+    let mut a = args(&["--leader-elect=false", "--secure-port=0"]);
+    for flag in [
+        "kubeconfig",
+        "authentication-kubeconfig",
+        "authorization-kubeconfig",
+    ] {
+        a.push(format!("--{flag}={}", path(kubeconfig)));
+    }
+    let process = Process::spawn(
+        "kube-scheduler",
+        &program,
+        &a,
+        dir.join("kube-scheduler.log"),
+        &[],
+    )?;
+    processes.push(process);
+    Ok(())
+}
+
 /// Starts kwok: it manages every node, moves their pods to Running, and serves `exec` by running
 /// the command on this machine in `workdir`.
 pub fn kwok(
@@ -235,6 +263,15 @@ pub async fn create_node(client: &kube::Client) -> Result<(), Error> {
             .flatten()
             .any(|c| c.type_ == "Ready" && c.status == "True");
         if ready {
+            // Without the node lifecycle controller nothing lifts the `not-ready` taint the API
+            // server put on the new node, and the scheduler would never place a pod on it.
+            let patch = serde_json::json!({"spec": {"taints": null}});
+            api.patch(
+                KWOK_NODE,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await?;
             return Ok(());
         }
         if Instant::now() > deadline {
@@ -249,7 +286,11 @@ pub async fn create_node(client: &kube::Client) -> Result<(), Error> {
 }
 
 /// Waits until `port` on 127.0.0.1 accepts connections, or the process exits.
-fn wait_for_port(process: &mut Process, port: u16, timeout: Duration) -> Result<(), Error> {
+pub(crate) fn wait_for_port(
+    process: &mut Process,
+    port: u16,
+    timeout: Duration,
+) -> Result<(), Error> {
     let deadline = Instant::now() + timeout;
     loop {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {

@@ -10,6 +10,7 @@ mod binaries;
 mod certs;
 mod components;
 mod crds;
+pub mod dr;
 mod process;
 pub mod telemetry;
 pub mod velero;
@@ -58,6 +59,8 @@ pub struct Options {
     pub controller_manager: bool,
     /// kwok: a fake node whose pods become Running and whose `pods/exec` runs locally.
     pub kwok: bool,
+    /// kube-scheduler: pods without a node are scheduled to the kwok node.
+    pub scheduler: bool,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
         Self {
             controller_manager: true,
             kwok: true,
+            scheduler: true,
         }
     }
 }
@@ -133,6 +137,14 @@ impl ControlPlane {
                 &plane.dir,
                 &plane.kubeconfig,
                 &plane.kwok_workdir,
+                &mut plane.processes,
+            )?;
+        }
+        if options.scheduler {
+            components::scheduler(
+                &plane.binaries,
+                &plane.dir,
+                &plane.kubeconfig,
                 &mut plane.processes,
             )?;
         }

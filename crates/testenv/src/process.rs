@@ -42,6 +42,8 @@ pub struct Process {
     pub name: String,
     pub log: PathBuf,
     child: Child,
+    /// The child leads a process group of its own: killing it kills what it started too.
+    group: bool,
 }
 
 impl Process {
@@ -54,6 +56,29 @@ impl Process {
         log: PathBuf,
         env: &[(&str, String)],
     ) -> Result<Self, Error> {
+        Self::start(name, program, args, log, env, false)
+    }
+
+    /// [`Process::spawn`] in a process group of its own, for programs that start helpers of
+    /// their own (Velero runs each plugin as a child process): killing it kills them too.
+    pub fn spawn_group(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: PathBuf,
+        env: &[(&str, String)],
+    ) -> Result<Self, Error> {
+        Self::start(name, program, args, log, env, true)
+    }
+
+    fn start(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        log: PathBuf,
+        env: &[(&str, String)],
+        group: bool,
+    ) -> Result<Self, Error> {
         let out = File::create(&log).map_err(|e| Error::Io(log.clone(), e))?;
         let err = out.try_clone().map_err(|e| Error::Io(log.clone(), e))?;
         let mut command = Command::new(program);
@@ -63,6 +88,9 @@ impl Process {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        if group {
+            command.process_group(0);
+        }
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
             command.pre_exec(|| {
@@ -87,7 +115,20 @@ impl Process {
             name: name.to_owned(),
             log,
             child,
+            group,
         })
+    }
+
+    /// Kills the process (and its group) at once, as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        if self.group {
+            // SAFETY: kill(2) with a negative pid signals the group the child leads.
+            unsafe {
+                libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn pid(&self) -> u32 {
@@ -109,8 +150,7 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 

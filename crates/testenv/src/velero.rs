@@ -1,7 +1,8 @@
-//! A stand-in for the Velero *server*: it moves Backup and Restore phases and serves
-//! DeleteBackupRequests in one namespace, so captures and recoveries complete without a real
-//! Velero and object store. Tests use it to play Velero's part; `vrg-testenv serve` runs it for
-//! the local dev cluster. It is no backup tool: nothing is stored anywhere.
+//! A stand-in for the Velero *server*, for failure injection that the real server cannot be made
+//! to produce on demand: it moves Backup and Restore phases, serves DeleteBackupRequests, and
+//! keeps BackupStorageLocations `Available` and freshly synced, in one namespace. It is no backup
+//! tool: nothing is stored anywhere. Everything that claims to capture or restore is tested
+//! through the real Velero server (`crate::dr`).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,14 @@ pub struct Behaviour {
     /// Backups of these groups fail once, as Velero fails in-progress backups when its server
     /// restarts; their retries (names with `-r1-`) complete.
     pub server_restart_groups: BTreeSet<String>,
+    /// These storage locations are reported `Unavailable`.
+    pub unavailable_locations: BTreeSet<String>,
+    /// DeleteBackupRequests are left unprocessed (as after a Velero restart).
+    pub ignore_delete_requests: bool,
 }
+
+/// The storage locations the stand-in serves (the s3 profile names tests and examples use).
+pub const LOCATIONS: [&str; 4] = ["default", "east", "west", "secondary-site"];
 
 /// Velero's reason for backups it found in progress while starting.
 pub const SERVER_RESTART_REASON: &str =
@@ -54,7 +62,13 @@ impl StandIn {
         let shared = behaviour.clone();
         let ns = namespace.to_owned();
         let task = tokio::spawn(async move {
+            let mut round = 0u64;
             loop {
+                // Locations every second: Velero's backup sync reports each pass this way.
+                if round % 20 == 0 {
+                    let _ = locations(&client, &ns, &shared).await;
+                }
+                round += 1;
                 let _ = tick(&client, &ns, &shared).await;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -80,6 +94,46 @@ async fn set_status(
     )
     .await
     .map(|_| ())
+}
+
+/// Creates the locations of [`LOCATIONS`] and reports each synced now, and `Available` unless the
+/// behaviour says otherwise.
+async fn locations(
+    client: &kube::Client,
+    ns: &str,
+    behaviour: &Mutex<Behaviour>,
+) -> Result<(), kube::Error> {
+    let unavailable = behaviour
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unavailable_locations
+        .clone();
+    let api = api(client, ns, "BackupStorageLocation");
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    for name in LOCATIONS {
+        let (phase, message) = if unavailable.contains(name) {
+            (
+                "Unavailable",
+                "BackupStorageLocation is unavailable (the stand-in says so)",
+            )
+        } else {
+            ("Available", "")
+        };
+        let object = json!({
+            "apiVersion": "velero.io/v1",
+            "kind": "BackupStorageLocation",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"provider": "stand-in", "objectStorage": {"bucket": "none"}},
+            "status": {"phase": phase, "message": message, "lastSyncedTime": now},
+        });
+        api.patch(
+            name,
+            &PatchParams::apply("vrg-testenv-stand-in").force(),
+            &Patch::Apply(&object),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn tick(
@@ -132,6 +186,13 @@ async fn tick(
         set_status(&restores, &name, status).await?;
     }
     let requests = api(client, ns, "DeleteBackupRequest");
+    if behaviour
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .ignore_delete_requests
+    {
+        return Ok(());
+    }
     for request in requests.list(&ListParams::default()).await?.items {
         if let Some(backup) = request
             .data
