@@ -771,3 +771,45 @@ async fn deleting_a_secondary_vrg_keeps_the_primarys_captures() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_deletion_velero_fails_is_shown_in_status_and_asked_again() {
+    let env = Env::start("delete-fails").await;
+    env.driver.behaviour.lock().unwrap().delete_error =
+        Some("error deleting backup from object storage: AccessDenied".into());
+    env.apply(&vrg("app", "3s", "")).await;
+    let vrg = env
+        .wait("app", "a deletion to fail", Duration::from_secs(60), |v| {
+            v.status
+                .as_ref()
+                .and_then(|s| s.kube_object_protection.as_ref())
+                .is_some_and(|k| k.deletions.iter().any(|d| d.attempt >= 1))
+        })
+        .await;
+    let deletion = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .deletions[0]
+        .clone();
+    let message = deletion.message.unwrap_or_default();
+    assert!(
+        message.contains("AccessDenied") && message.contains("asked again"),
+        "{message}"
+    );
+    let requests = kube::Api::<vrg_operator::api::velero::DeleteBackupRequest>::namespaced(
+        env.client.clone(),
+        &env.velero_ns,
+    );
+    let names: Vec<String> = requests
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|r| r.metadata.name)
+        .filter(|n| n.starts_with(&deletion.backup[..20]))
+        .collect();
+    assert!(names.len() >= 2, "a new request per attempt: {names:?}");
+}

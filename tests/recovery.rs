@@ -96,10 +96,22 @@ async fn failover_restores_the_newest_complete_capture_in_order_then_captures() 
         names.contains(&config7) && names.contains(&workload7),
         "{names:?}"
     );
-    // Then capturing starts here, numbered after every capture seen (8 came from the other side).
+    // Until this cluster has a capture of its own, the restored capture is the one to recover
+    // from; then capturing starts here, numbered after every capture seen (8 came from the
+    // other side).
+    let protected = |v: &vrg_operator::api::VolumeReplicationGroup| {
+        v.status
+            .as_ref()?
+            .kube_object_protection
+            .as_ref()?
+            .capture_to_recover_from
+            .as_ref()
+            .map(|c| c.number)
+    };
+    assert_eq!(protected(&vrg), Some(7));
     let vrg = env
         .wait("app", "the first capture after recovery", TIMEOUT, |v| {
-            is(v, "ClusterDataProtected", "True")
+            is(v, "ClusterDataProtected", "True") && protected(v) != Some(7)
         })
         .await;
     let capture = vrg
@@ -119,14 +131,14 @@ async fn without_a_complete_capture_recovery_waits_and_says_why() {
     env.synced_backup("app", 3, "config", "PartiallyFailed")
         .await;
     env.apply(RECIPE).await;
-    env.apply(&vrg("Relocate")).await;
+    env.apply(&vrg("Failover")).await;
     let vrg = env
-        .wait("app", "KubeObjectsReady=False", TIMEOUT, |v| {
-            is(v, "KubeObjectsReady", "False")
+        .wait("app", "KubeObjectsReady NoCapture", TIMEOUT, |v| {
+            condition(v, "KubeObjectsReady").is_some_and(|c| c.reason == "NoCapture")
         })
         .await;
     let c = condition(&vrg, "KubeObjectsReady").unwrap();
-    assert_eq!(c.reason, "NoCapture");
+    assert_eq!(c.status, "False");
     assert!(c.message.contains("config, workload"), "{}", c.message);
     assert!(
         env.backups()

@@ -105,11 +105,10 @@ pub async fn act(
         .kube_object_protection
         .get_or_insert_with(KubeObjectProtectionStatus::default);
     let decision = lifecycle::decide(&view, &world, kop);
-    let mut requeue = match &decision.step {
-        Step::Wait { recheck, .. } => recheck
-            .map(|d| Requeue::requeue(d.max(Duration::from_millis(1))))
-            .unwrap_or_else(Requeue::await_change),
-        _ => Requeue::await_change(),
+    // When to look again without news (`None`: only on a change).
+    let mut wait: Option<Duration> = match &decision.step {
+        Step::Wait { recheck, .. } => *recheck,
+        _ => None,
     };
     let generation = view.generation;
     let started = match &decision.step {
@@ -234,10 +233,9 @@ pub async fn act(
                         .await;
                     }
                     // Decide what comes next on fresh observations, at once.
-                    requeue = Requeue::requeue(Duration::from_millis(1));
+                    wait = Some(Duration::ZERO);
                 } else {
-                    requeue =
-                        Requeue::requeue(drive::recheck(workflow, &next.run, next.wake_after));
+                    wait = Some(drive::recheck(workflow, &next.run, next.wake_after));
                 }
                 status::hooks(status, &next.run, generation, now);
             }
@@ -251,7 +249,7 @@ pub async fn act(
                     run.workflow
                 ));
                 kop.run = Some(ended);
-                requeue = Requeue::requeue(Duration::from_millis(1));
+                wait = Some(Duration::ZERO);
             }
         }
     }
@@ -284,20 +282,19 @@ pub async fn act(
         Update::Remove => status::remove(status, KUBE_OBJECTS_READY),
         Update::Keep => {}
     }
-    if !kop.deletions.is_empty() {
-        // Follow the requests even when nothing else would wake this VRG.
-        requeue = shorter(requeue, Duration::from_secs(30));
+    if !kop.deletions.is_empty() || decision.rotate_after_sync {
+        // Follow the requests, or Velero's next sync, even when nothing else would wake this VRG.
+        wait = Some(wait.map_or(ROTATION_RECHECK, |w| w.min(ROTATION_RECHECK)));
     }
-    Ok(requeue)
+    Ok(match wait {
+        Some(w) => Requeue::requeue(w.max(Duration::from_millis(1))),
+        None => Requeue::await_change(),
+    })
 }
 
-/// The sooner of `requeue` and `after`.
-fn shorter(requeue: Requeue, after: Duration) -> Requeue {
-    if requeue == Requeue::await_change() {
-        return Requeue::requeue(after);
-    }
-    requeue
-}
+/// How often rotation looks again at DeleteBackupRequests in flight, or for the sync that
+/// confirms a newer capture.
+const ROTATION_RECHECK: Duration = Duration::from_secs(15);
 
 /// `backup-3 step 2/5: hook db/quiesce` while a run is in progress.
 pub fn current_step(run: &WorkflowRun) -> Option<String> {

@@ -30,17 +30,28 @@ pub struct Context {
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
+/// Where the Velero objects are, and which cluster this is.
+pub struct Site {
+    pub velero_namespace: String,
+    pub velero: super::cache::VeleroCache,
+    /// This cluster's id as a label value.
+    pub cluster: String,
+}
+
 impl Context {
     pub fn new(
         client: kube::Client,
         settings: Settings,
-        velero_namespace: String,
+        site: Site,
         hooks: Arc<dyn HookRunner>,
         on_delete: super::OnDelete,
-        velero: super::cache::VeleroCache,
-        cluster: String,
         metrics: Arc<crate::telemetry::Metrics>,
     ) -> Self {
+        let Site {
+            velero_namespace,
+            velero,
+            cluster,
+        } = site;
         let reporter = Reporter {
             controller: "vrg-operator".into(),
             instance: std::env::var("POD_NAME").ok(),

@@ -98,14 +98,17 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
     let velero = cache::VeleroCache::start(&client, &velero_namespace, changes).await;
     let (runner, hook_wakes) = exec::ExecRunner::new(client.clone());
     let wakes = futures::stream::select(receive(velero_wakes), receive(hook_wakes));
+    let site = context::Site {
+        velero_namespace: velero_namespace.clone(),
+        velero,
+        cluster: crate::velero::names::label_value(&cluster),
+    };
     let ctx = Arc::new(Context::new(
         client.clone(),
         settings,
-        velero_namespace.clone(),
+        site,
         Arc::new(exec::SharedExecRunner(runner)),
         on_delete,
-        velero,
-        crate::velero::names::label_value(&cluster),
         metrics.clone(),
     ));
     let vrg_api = match &watch_namespace {

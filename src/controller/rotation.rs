@@ -22,6 +22,37 @@ const UNPROCESSED_FOR: Duration = Duration::from_secs(120);
 /// Attempts per Backup; after that the failure stays in status for a person to look at.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// Why the current request for a Backup must be made again, if it must: Velero processed it with
+/// errors, or has not processed it for [`UNPROCESSED_FOR`] (its server restarted under it).
+fn retry(
+    request: Option<&DeleteBackupRequest>,
+    requested_at: Timestamp,
+    now: Timestamp,
+) -> Option<String> {
+    let request = request?;
+    match &request.status {
+        Some(s) if s.phase == Some(DeleteBackupRequestPhase::Processed) => {
+            let errors: Vec<&str> = s
+                .errors
+                .iter()
+                .map(String::as_str)
+                .filter(|e| !e.trim().eq_ignore_ascii_case("backup not found"))
+                .collect();
+            (!errors.is_empty())
+                .then(|| format!("Velero could not delete it: {}", errors.join("; ")))
+        }
+        _ => {
+            let waited = Duration::try_from(now.duration_since(requested_at)).unwrap_or_default();
+            (waited > UNPROCESSED_FOR).then(|| {
+                format!(
+                    "Velero did not process the request within {}s (was it restarted?)",
+                    UNPROCESSED_FOR.as_secs()
+                )
+            })
+        }
+    }
+}
+
 /// Asks Velero to delete `names` (and keeps after those asked before), updating `kop.deletions`.
 pub async fn rotate(
     ctx: &Context,
@@ -57,35 +88,7 @@ pub async fn rotate(
             name,
             entry.attempt,
         ));
-        let retry = match request.and_then(|r| r.status.as_ref()) {
-            None if request.is_none() => None,
-            Some(s) if s.phase == Some(DeleteBackupRequestPhase::Processed) => {
-                let errors: Vec<&String> = s
-                    .errors
-                    .iter()
-                    .filter(|e| !e.trim().eq_ignore_ascii_case("backup not found"))
-                    .collect();
-                (!errors.is_empty()).then(|| {
-                    format!(
-                        "Velero could not delete it: {}",
-                        errors
-                            .iter()
-                            .map(|e| e.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )
-                })
-            }
-            _ => {
-                let waited = now.duration_since(entry.requested_at.0);
-                (Duration::try_from(waited).is_ok_and(|w| w > UNPROCESSED_FOR)).then(|| {
-                    format!(
-                        "Velero did not process the request within {}s (was it restarted?)",
-                        UNPROCESSED_FOR.as_secs()
-                    )
-                })
-            }
-        };
+        let retry = retry(request.map(AsRef::as_ref), entry.requested_at.0, now);
         if let Some(why) = retry {
             if entry.attempt + 1 >= MAX_ATTEMPTS {
                 entry.message = Some(format!("{why}; gave up after {MAX_ATTEMPTS} attempts"));
@@ -121,4 +124,63 @@ pub async fn rotate(
     }
     kop.deletions = deletions;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::velero::{DeleteBackupRequestSpec, DeleteBackupRequestStatus};
+
+    fn request(phase: Option<DeleteBackupRequestPhase>, errors: &[&str]) -> DeleteBackupRequest {
+        let mut r = DeleteBackupRequest::new("r", DeleteBackupRequestSpec::default());
+        r.status = Some(DeleteBackupRequestStatus {
+            phase,
+            errors: errors.iter().map(|e| (*e).to_owned()).collect(),
+            extra: Default::default(),
+        });
+        r
+    }
+
+    #[test]
+    fn failed_and_forgotten_requests_are_made_again() {
+        let t = |s: i64| Timestamp::from_second(s).unwrap();
+        let processed = Some(DeleteBackupRequestPhase::Processed);
+        let failed = request(
+            processed.clone(),
+            &["error deleting backup from object storage: AccessDenied"],
+        );
+        assert!(
+            retry(Some(&failed), t(0), t(1))
+                .unwrap()
+                .contains("AccessDenied")
+        );
+        assert_eq!(
+            retry(Some(&request(processed.clone(), &[])), t(0), t(1000)),
+            None
+        );
+        assert_eq!(
+            retry(Some(&request(processed, &["backup not found"])), t(0), t(1)),
+            None
+        );
+        let stuck = request(Some(DeleteBackupRequestPhase::InProgress), &[]);
+        assert_eq!(
+            retry(Some(&stuck), t(0), t(60)),
+            None,
+            "Velero may still be on it"
+        );
+        assert!(
+            retry(Some(&stuck), t(0), t(121))
+                .unwrap()
+                .contains("restarted")
+        );
+        assert!(
+            retry(Some(&request(None, &[])), t(0), t(121)).is_some(),
+            "never picked up"
+        );
+        assert_eq!(
+            retry(None, t(0), t(1000)),
+            None,
+            "no request yet: make the first"
+        );
+    }
 }

@@ -79,10 +79,8 @@ pub fn conclude(vrg: &Vrg, world: &World, kop: &mut KubeObjectProtectionStatus, 
                 }
             }
         }
-        "backup" => {
-            if run.final_capture && run.phase != RunPhase::Failed {
-                kop.final_capture_generation = run.start_generation;
-            }
+        "backup" if run.final_capture && run.phase != RunPhase::Failed => {
+            kop.final_capture_generation = run.start_generation;
         }
         _ => {}
     }

@@ -288,12 +288,14 @@ fn pending(earlier: Option<&str>, step: &Step) -> Verdict {
                  run after the failover was asked for, so the newest capture in storage is restored"
             ),
         ),
-        Waiting::NoCapture => verdict(
+        Waiting::NoCapture { groups } => verdict(
             false,
             "NoCapture",
             format!(
-                "{before}no restorable capture of this VRG is visible in the Velero namespace yet \
-                 (Velero's backup sync brings the other cluster's captures)"
+                "{before}no capture of this VRG with a completed Backup of every group it needs \
+                 ({}) is visible in the Velero namespace yet (Velero's backup sync brings the \
+                 other cluster's captures)",
+                groups.join(", ")
             ),
         ),
         Waiting::FinalCapture { newest } => verdict(

@@ -29,6 +29,8 @@ pub struct Decision {
     pub step: Step,
     /// Backups of this cluster's older captures that may be deleted now.
     pub rotate: Vec<String>,
+    /// More may be deleted once Velero's next sync lists a newer capture: look again then.
+    pub rotate_after_sync: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,8 +69,10 @@ pub enum Waiting {
     Sync {
         location: String,
     },
-    /// Nothing restorable is visible.
-    NoCapture,
+    /// Nothing restorable is visible: no capture holds every one of these groups.
+    NoCapture {
+        groups: Vec<String>,
+    },
     /// A relocation waits for the final capture of the cluster the application leaves;
     /// `newest` is the newest restorable capture seen meanwhile.
     FinalCapture {
@@ -93,6 +97,7 @@ fn only(step: Step) -> Decision {
     Decision {
         step,
         rotate: vec![],
+        rotate_after_sync: false,
     }
 }
 
@@ -340,7 +345,13 @@ fn recovering(
             }
             match newest {
                 Some(source) => source,
-                None => return only(Step::wait(Waiting::NoCapture, Some(CAPTURE_RECHECK))),
+                None => {
+                    let groups = vrg.needed_groups().to_vec();
+                    return only(Step::wait(
+                        Waiting::NoCapture { groups },
+                        Some(CAPTURE_RECHECK),
+                    ));
+                }
             }
         }
         VrgAction::Relocate => match newest {
@@ -381,7 +392,11 @@ fn protecting(
     }
     let Some(epoch) = kop.epoch else {
         // Unreachable: without a lineage, any capture is ahead; with none, the lineage is 1.
-        return only(Step::wait(Waiting::NoCapture, Some(CAPTURE_RECHECK)));
+        let groups = vrg.needed_groups().to_vec();
+        return only(Step::wait(
+            Waiting::NoCapture { groups },
+            Some(CAPTURE_RECHECK),
+        ));
     };
     let keep = kop
         .recovery
@@ -390,9 +405,11 @@ fn protecting(
         .and_then(|r| r.source.as_ref())
         .map(CaptureKey::of);
     let rotate = rotation(world, vrg.needed_groups(), keep.as_ref());
+    let rotate_after_sync = super::rotate::awaiting_sync(world, vrg.needed_groups(), keep.as_ref());
     let with = |step| Decision {
         step,
         rotate: rotate.clone(),
+        rotate_after_sync,
     };
     if running {
         return with(Step::Drive);

@@ -24,13 +24,28 @@ pub enum DeletePolicy {
 /// The Backups of this cluster's captures that newer captures supersede, leaving `keep` alone.
 /// `groups` are the groups a capture needs to be restorable.
 pub fn rotation(world: &World, groups: &[String], keep: Option<&CaptureKey>) -> Vec<String> {
+    superseded(world, groups, keep, true)
+}
+
+/// Whether some Backup will be superseded once Velero's next sync confirms a newer capture (so
+/// the VRG should look again after that sync, though nothing else would wake it).
+pub fn awaiting_sync(world: &World, groups: &[String], keep: Option<&CaptureKey>) -> bool {
+    superseded(world, groups, keep, false).len() > rotation(world, groups, keep).len()
+}
+
+fn superseded(
+    world: &World,
+    groups: &[String],
+    keep: Option<&CaptureKey>,
+    confirmed_only: bool,
+) -> Vec<String> {
     let confirmed = |newer: &super::Capture, profile: &str| {
         let synced = world
             .locations
             .iter()
             .find(|l| l.name == profile)
             .and_then(|l| l.last_synced);
-        matches!((synced, newer.end_time), (Some(s), Some(e)) if s > e)
+        !confirmed_only || matches!((synced, newer.end_time), (Some(s), Some(e)) if s > e)
     };
     let mut names: Vec<String> = world
         .own()

@@ -198,13 +198,15 @@ fn a_capture_velero_cannot_read_is_skipped_for_the_next_newest() {
     let failover = vrg(ReplicationState::Primary, Some(VrgAction::Failover));
     let captures = vec![both("east", 1, 5), both("east", 1, 6)];
     let w = world("west", captures.clone(), 300);
-    let mut kop = KubeObjectProtectionStatus::default();
-    kop.recovery = Some(crate::api::vrg::RecoveryStatus {
-        action: "Failover".into(),
-        requested_at: Time(at(100)),
-        requested_generation: 1,
+    let mut kop = KubeObjectProtectionStatus {
+        recovery: Some(crate::api::vrg::RecoveryStatus {
+            action: "Failover".into(),
+            requested_at: Time(at(100)),
+            requested_generation: 1,
+            ..Default::default()
+        }),
         ..Default::default()
-    });
+    };
     let Step::Recover(first) = decide(&failover, &w, &mut kop).step else {
         panic!()
     };
@@ -262,15 +264,17 @@ fn a_recovery_opens_a_new_lineage_and_keeps_its_source() {
     let source = both("east", 3, 6);
     let captures = vec![both("east", 3, 5), source.clone()];
     let w = world("west", captures.clone(), 300);
-    let mut kop = KubeObjectProtectionStatus::default();
-    kop.recovery = Some(crate::api::vrg::RecoveryStatus {
-        action: "Failover".into(),
-        requested_at: Time(at(100)),
-        requested_generation: 1,
-        phase: RecoveryPhase::Restoring,
-        source: Some(source.identifier()),
+    let mut kop = KubeObjectProtectionStatus {
+        recovery: Some(crate::api::vrg::RecoveryStatus {
+            action: "Failover".into(),
+            requested_at: Time(at(100)),
+            requested_generation: 1,
+            phase: RecoveryPhase::Restoring,
+            source: Some(source.identifier()),
+            ..Default::default()
+        }),
         ..Default::default()
-    });
+    };
     kop.run = Some(restore_run(&source, RunPhase::Succeeded));
     conclude(
         &failover,

@@ -78,8 +78,13 @@ impl Driver {
         let limit = Arc::new(Semaphore::new(concurrency));
         let backups: Api<Backup> = Api::namespaced(client.clone(), namespace);
         let restores: Api<Restore> = Api::namespaced(client.clone(), namespace);
-        let requests: Api<DeleteBackupRequest> = Api::namespaced(client, namespace);
-        let mut tasks = vec![];
+        let requests: Api<DeleteBackupRequest> = Api::namespaced(client.clone(), namespace);
+        // The storage locations the VRGs name, Available and synced as Velero keeps them.
+        let mut tasks = vec![vrg_testenv::velero::serve_locations(
+            client,
+            namespace,
+            std::time::Duration::from_secs(5),
+        )];
 
         let (api, rec, lim) = (backups.clone(), record.clone(), limit.clone());
         tasks.push(tokio::spawn(async move {

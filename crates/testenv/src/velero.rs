@@ -27,6 +27,8 @@ pub struct Behaviour {
     pub unavailable_locations: BTreeSet<String>,
     /// DeleteBackupRequests are left unprocessed (as after a Velero restart).
     pub ignore_delete_requests: bool,
+    /// DeleteBackupRequests are processed with this error, and their Backups kept.
+    pub delete_error: Option<String>,
 }
 
 /// The storage locations the stand-in serves (the s3 profile names tests and examples use).
@@ -65,7 +67,7 @@ impl StandIn {
             let mut round = 0u64;
             loop {
                 // Locations every second: Velero's backup sync reports each pass this way.
-                if round % 20 == 0 {
+                if round.is_multiple_of(20) {
                     let _ = locations(&client, &ns, &shared).await;
                 }
                 round += 1;
@@ -94,6 +96,23 @@ async fn set_status(
     )
     .await
     .map(|_| ())
+}
+
+/// Keeps the locations of [`LOCATIONS`] in `namespace` `Available` and synced every `period`,
+/// as a Velero server does (for drivers that play Velero's part otherwise, like the benchmarks').
+pub fn serve_locations(
+    client: kube::Client,
+    namespace: &str,
+    period: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let ns = namespace.to_owned();
+    tokio::spawn(async move {
+        let behaviour = Mutex::new(Behaviour::default());
+        loop {
+            let _ = locations(&client, &ns, &behaviour).await;
+            tokio::time::sleep(period).await;
+        }
+    })
 }
 
 /// Creates the locations of [`LOCATIONS`] and reports each synced now, and `Available` unless the
@@ -193,7 +212,24 @@ async fn tick(
     {
         return Ok(());
     }
+    let delete_error = behaviour
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .delete_error
+        .clone();
     for request in requests.list(&ListParams::default()).await?.items {
+        if let Some(error) = &delete_error {
+            if phase(&request) != Some("Processed") {
+                let name = request.metadata.name.clone().unwrap_or_default();
+                set_status(
+                    &requests,
+                    &name,
+                    json!({"phase": "Processed", "errors": [error]}),
+                )
+                .await?;
+            }
+            continue;
+        }
         if let Some(backup) = request
             .data
             .get("spec")
