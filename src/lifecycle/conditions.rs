@@ -52,7 +52,8 @@ pub fn cluster_data_protected(
             return verdict(
                 false,
                 "NoFinalCapture",
-                "no final capture is taken for the relocation: this cluster never protected the                  application as primary, so it has nothing to hand over",
+                "no final capture is taken for the relocation: this cluster never protected the \
+                 application as primary, so it has nothing to hand over",
             );
         }
         return secondary(vrg, run);
