@@ -179,9 +179,16 @@ async fn backups(c: &Cluster) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Prints how long the test has run at each milestone, so slow phases show in CI logs.
+fn milestone(start: std::time::Instant, what: &str) {
+    eprintln!("dr: {:6.1}s {what}", start.elapsed().as_secs_f64());
+}
+
 #[tokio::test]
 async fn capture_failover_relocate_and_failover_again_through_real_velero() {
+    let start = std::time::Instant::now();
     let mut clusters = Clusters::start("shop").await;
+    milestone(start, "two clusters up");
     let trace = format!("trace-{}", clusters.east.ns);
     let east_id = {
         let ns: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(clusters.east.client.clone());
@@ -216,6 +223,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         );
     }
     let original = snapshot(east).await;
+    milestone(start, "captured on east");
 
     // East is lost. West, which never had the Recipe, fails over.
     clusters.east.stop_operator();
@@ -225,6 +233,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         condition(v, "ClusterDataProtected").is_some_and(|c| c.reason == "Secondary")
     })
     .await;
+    milestone(start, "west stands by");
     west.set_spec(
         "shop",
         json!({"replicationState": "primary", "action": "Failover"}),
@@ -250,6 +259,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         original,
         "the restored objects equal the originals"
     );
+    milestone(start, "failed over to west");
     // The restore hook ran once, once pods ran, before anything else (west's first capture
     // may have begun since).
     let hooks = west.trace(&trace);
@@ -290,6 +300,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         .await;
     let (second, writer, epoch) = protected_by(&v).unwrap();
     assert_eq!((second, epoch), (2, 2));
+    milestone(start, "west captured");
     assert_ne!(writer, east_id);
     // West's first capture keeps east's: it is west's recovery record, and not west's to delete.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -311,6 +322,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
             .message
             .contains("capture 2")
     );
+    milestone(start, "east fenced");
 
     // The application changes on west.
     let catalog = json!({"data": {"items": "hat,scarf,gloves,socks"}});
@@ -348,6 +360,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         condition(&v, "KubeObjectsReady").is_none(),
         "a secondary has no recovery"
     );
+    milestone(start, "west's final capture");
     let v = east
         .wait("shop", "the relocation", TIMEOUT, |v| {
             is(v, "KubeObjectsReady", "True")
@@ -379,6 +392,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         .await;
     let (third, writer, _) = protected_by(&v).unwrap();
     assert_eq!((third, writer.as_str()), (4, east_id.as_str()));
+    milestone(start, "relocated to east, east captured");
     // Rotation: east's capture 4 supersedes its capture 1, whose data really leaves the bucket.
     let deadline = std::time::Instant::now() + TIMEOUT;
     while east_backups
@@ -399,6 +413,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         .filter(|(_, c, _)| *c != east_id)
         .collect();
     assert_eq!(west_backups.len(), 6, "{west_backups:?}");
+    milestone(start, "east rotated capture 1 out of the bucket");
 
     // And fail over to west again: it recovers again (its earlier recovery is not taken for
     // this one), from east's newest capture.
@@ -441,6 +456,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         restores_after > restores_before,
         "the second failover really restored"
     );
+    milestone(start, "failed over to west again");
     assert_eq!(
         v.status.unwrap().kube_object_protection.unwrap().epoch,
         Some(4)

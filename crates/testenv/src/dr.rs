@@ -26,7 +26,10 @@ use crate::{Binaries, ControlPlane, Error, Options};
 pub const BUCKET: &str = "dr-captures";
 /// Where Velero runs in each cluster, as in a default install.
 pub const VELERO_NAMESPACE: &str = "velero";
-/// How often Velero syncs captures from the bucket in tests (Velero's default is a minute).
+/// The backup sync period and validation frequency of every location in tests. Velero v1.18
+/// validates that often, but syncs at most once a minute whatever this says: its backup sync
+/// controller is woken by a fixed one-minute timer (`backupSyncReconcilePeriod`), so a failover,
+/// which waits for a sync after it was asked for, waits up to a minute.
 pub const SYNC_PERIOD: &str = "3s";
 const ACCESS_KEY: &str = "vrgtestaccess";
 const SECRET_KEY: &str = "vrgtestsecret0123456789";
