@@ -179,6 +179,23 @@ async fn backups(c: &Cluster) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Prints what the bucket holds: each Backup's directory with its object count and size.
+fn print_bucket(clusters: &Clusters) {
+    let mut dirs: std::collections::BTreeMap<String, (usize, u64)> = Default::default();
+    let bucket = clusters.pair.store.root.join(vrg_testenv::dr::BUCKET);
+    for key in clusters.pair.store.keys("backups/") {
+        let dir = key.split('/').nth(1).unwrap_or_default().to_owned();
+        let size = std::fs::metadata(bucket.join(&key)).map_or(0, |m| m.len());
+        let entry = dirs.entry(dir).or_default();
+        entry.0 += 1;
+        entry.1 += size;
+    }
+    eprintln!("dr: bucket holds {} Backups:", dirs.len());
+    for (dir, (objects, bytes)) in dirs {
+        eprintln!("dr:   {dir}: {objects} objects, {bytes} bytes");
+    }
+}
+
 /// Prints how long the test has run at each milestone, so slow phases show in CI logs.
 fn milestone(start: std::time::Instant, what: &str) {
     eprintln!("dr: {:6.1}s {what}", start.elapsed().as_secs_f64());
@@ -414,6 +431,7 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
         .collect();
     assert_eq!(west_backups.len(), 6, "{west_backups:?}");
     milestone(start, "east rotated capture 1 out of the bucket");
+    print_bucket(&clusters);
 
     // And fail over to west again: it recovers again (its earlier recovery is not taken for
     // this one), from east's newest capture.

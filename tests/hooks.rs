@@ -1,6 +1,7 @@
 //! Hooks end to end: exec ops run through the real pod exec API into kwok pods (kwok runs the
 //! commands on this machine, in its work directory, where they leave traces), and check hooks wait
-//! for their condition on real objects.
+//! for their condition on real objects. Group steps go through the real Velero server; the seed's
+//! restore pattern restores another cluster's capture, which the stand-in plays.
 
 mod support;
 
@@ -254,7 +255,7 @@ async fn a_deployment_hook_runs_on_its_running_pods_and_single_pod_only_on_one()
 async fn seed_restore_patterns_wait_for_running_pods_and_carry_init_containers() {
     use vrg_operator::api::velero::{Backup, BackupSpec, Restore};
     use vrg_operator::velero::{self, ObjectIdentity};
-    let env = Env::start("hooks-restore").await;
+    let env = Env::with_stand_in("hooks-restore").await;
     // The other cluster's capture 1 of group `checkpoint`, synced here by Velero.
     let id = ObjectIdentity::backup(&env.ns, "app", 1, "checkpoint", "east");
     let mut backup: Backup =

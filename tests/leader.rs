@@ -1,6 +1,7 @@
 //! Leader election across two operator processes (the real binary) sharing one Lease: only the
 //! holder acts; when it is killed the other takes over within the lease duration and finishes
-//! the workflow the first one started, without repeating its step.
+//! the workflow the first one started, without repeating its step. The stand-in holds the step's
+//! Backup in progress, so the kill always lands mid-step.
 
 mod support;
 
@@ -110,9 +111,9 @@ async fn wait_holder(
 
 #[tokio::test]
 async fn one_of_two_replicas_acts_and_the_other_takes_over_when_it_dies() {
-    let mut env = Env::start("leader").await;
+    let mut env = Env::with_stand_in("leader").await;
     env.stop_controller();
-    env.driver.behaviour.lock().unwrap().hold = true;
+    env.driver().behaviour.lock().unwrap().hold = true;
     let mut operators = vec![
         Operator::start("replica-a", &env),
         Operator::start("replica-b", &env),
@@ -179,7 +180,7 @@ spec:
     let killed = Instant::now();
     operators[leader].child.kill().unwrap();
     operators[leader].child.wait().unwrap();
-    env.driver.behaviour.lock().unwrap().hold = false;
+    env.driver().behaviour.lock().unwrap().hold = false;
     let next = operators[standby].name;
     wait_holder(&env, "the standby to take over", |h| h == Some(next)).await;
     let takeover = killed.elapsed();

@@ -1,5 +1,8 @@
 //! Recovery on the real API server: after a failover, the newest complete capture (as Velero's
 //! backup sync shows the other cluster's Backups) is restored in order, then capturing starts.
+//! The stand-in plays Velero here: the other cluster's captures come in shapes no one cluster
+//! makes on demand (an incomplete capture beside a complete one), and a held Restore proves the
+//! order. tests/dr.rs recovers through the real Velero server on two clusters.
 
 mod support;
 
@@ -44,8 +47,8 @@ spec:
 
 #[tokio::test]
 async fn failover_restores_the_newest_complete_capture_in_order_then_captures() {
-    let env = Env::start("failover").await;
-    env.driver.behaviour.lock().unwrap().hold = true;
+    let env = Env::with_stand_in("failover").await;
+    env.driver().behaviour.lock().unwrap().hold = true;
     let config7 = env.synced_backup("app", 7, "config", "Completed").await;
     let workload7 = env.synced_backup("app", 7, "workload", "Completed").await;
     env.synced_backup("app", 8, "config", "Completed").await; // capture 8 never finished its workload group
@@ -72,7 +75,7 @@ async fn failover_restores_the_newest_complete_capture_in_order_then_captures() 
     let list = restores.list(&ListParams::default()).await.unwrap().items;
     assert_eq!(list.len(), 1, "one step at a time");
     assert_eq!(list[0].spec.backup_name, config7);
-    env.driver.behaviour.lock().unwrap().hold = false;
+    env.driver().behaviour.lock().unwrap().hold = false;
     let vrg = env
         .wait("app", "the recovery", TIMEOUT, |v| {
             is(v, "KubeObjectsReady", "True")
@@ -127,7 +130,7 @@ async fn failover_restores_the_newest_complete_capture_in_order_then_captures() 
 
 #[tokio::test]
 async fn without_a_complete_capture_recovery_waits_and_says_why() {
-    let env = Env::start("no-capture").await;
+    let env = Env::with_stand_in("no-capture").await;
     env.synced_backup("app", 3, "config", "PartiallyFailed")
         .await;
     env.apply(RECIPE).await;

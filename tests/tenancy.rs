@@ -1,6 +1,7 @@
 //! Tenancy (SPEC 8) as the controller enforces it: a VRG acts only in its own namespace, so one in
 //! namespace A cannot back up, restore or exec into namespace B; a VRG in an admin namespace acts
-//! in the namespaces its `protectedNamespaces` lists, and only those.
+//! in the namespaces its `protectedNamespaces` lists, and only those. Another cluster's capture
+//! is played by the stand-in, which serves this test's own Velero namespace.
 
 mod support;
 
@@ -63,7 +64,7 @@ fn restores(env: &Env) -> Api<Restore> {
 
 #[tokio::test]
 async fn a_vrg_cannot_back_up_restore_or_exec_into_another_namespace() {
-    let env = Env::start("tenant-a").await;
+    let env = Env::with_stand_in("tenant-a").await;
     let plane = shared();
     let other = plane.namespace(&env.client, "tenant-b").await.unwrap();
     env.running_pod(&other, "db-0", json!({"app": "db"})).await;
@@ -135,7 +136,7 @@ async fn a_vrg_cannot_back_up_restore_or_exec_into_another_namespace() {
 
 #[tokio::test]
 async fn an_admin_namespace_vrg_acts_in_its_protected_namespaces_only() {
-    let mut env = Env::start("tenant-admin").await;
+    let mut env = Env::with_stand_in("tenant-admin").await;
     // This test's namespace is the admin namespace.
     env.restart_controller_with(controller::Options {
         settings: Settings {

@@ -1,19 +1,24 @@
-//! A namespace, a Velero namespace with its test driver, and the controller watching the
-//! namespace: what each controller test starts with.
+//! A namespace, Velero, and the controller watching the namespace: what each controller test
+//! starts with. Velero is the real server and object store of this test binary
+//! (`vrg_testenv::dr::shared_velero`), shared by its tests as VRGs share one in a real cluster;
+//! tests that inject failures the real server cannot produce on demand (a Backup that fails or
+//! hangs, a DeleteBackupRequest Velero refuses, another cluster's capture in a given shape) get a
+//! Velero namespace of their own with the stand-in (`Env::with_stand_in`).
 
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use vrg_operator::api::velero::{Backup, BackupSpec};
 use vrg_operator::api::{Recipe, VolumeReplicationGroup};
 use vrg_operator::controller;
 use vrg_operator::recipe::Settings;
+use vrg_operator::velero::names::LABEL_VRG_NAMESPACE;
 use vrg_operator::velero::{self, ObjectIdentity};
+use vrg_testenv::dr::{SharedVelero, VELERO_NAMESPACE, shared_velero};
 use vrg_testenv::shared;
-
 use vrg_testenv::velero::StandIn;
 
 /// The controller's options in tests: this test's namespaces, `vrg-admin` as admin namespace.
@@ -34,8 +39,8 @@ pub struct Env {
     pub client: kube::Client,
     pub ns: String,
     pub velero_ns: String,
-    /// Plays the Velero server's part in `velero_ns`.
-    pub driver: StandIn,
+    /// Plays the Velero server's part in `velero_ns`, for tests that inject failures.
+    stand_in: Option<StandIn>,
     controller: tokio::task::JoinHandle<()>,
 }
 
@@ -46,16 +51,42 @@ impl Drop for Env {
 }
 
 impl Env {
+    /// This test's namespace and controller, with the real Velero server.
     pub async fn start(prefix: &str) -> Self {
         Self::start_with(prefix, controller::OnDelete::KeepCaptures).await
     }
 
+    /// [`Env::start`] with the controller's `--on-delete` choice.
     pub async fn start_with(prefix: &str, on_delete: controller::OnDelete) -> Self {
+        // Started on first use: it blocks, so not on this test's runtime threads.
+        tokio::task::spawn_blocking(shared_velero).await.unwrap();
+        Self::begin(prefix, on_delete, VELERO_NAMESPACE.to_owned(), None).await
+    }
+
+    /// This test's namespace and controller, with a Velero namespace of its own served by the
+    /// stand-in, whose [`Env::driver`] injects failures.
+    pub async fn with_stand_in(prefix: &str) -> Self {
+        Self::with_stand_in_and(prefix, controller::OnDelete::KeepCaptures).await
+    }
+
+    /// [`Env::with_stand_in`] with the controller's `--on-delete` choice.
+    pub async fn with_stand_in_and(prefix: &str, on_delete: controller::OnDelete) -> Self {
+        let plane = shared();
+        let client = plane.client().await.unwrap();
+        let velero_ns = plane.namespace(&client, "velero").await.unwrap();
+        let stand_in = StandIn::start(client, &velero_ns);
+        Self::begin(prefix, on_delete, velero_ns, Some(stand_in)).await
+    }
+
+    async fn begin(
+        prefix: &str,
+        on_delete: controller::OnDelete,
+        velero_ns: String,
+        stand_in: Option<StandIn>,
+    ) -> Self {
         let plane = shared();
         let client = plane.client().await.unwrap();
         let ns = plane.namespace(&client, prefix).await.unwrap();
-        let velero_ns = plane.namespace(&client, "velero").await.unwrap();
-        let driver = StandIn::start(client.clone(), &velero_ns);
         let run = controller::run(
             client.clone(),
             controller::Options {
@@ -70,9 +101,32 @@ impl Env {
             client,
             ns,
             velero_ns,
-            driver,
+            stand_in,
             controller,
         }
+    }
+
+    /// The stand-in of an [`Env::with_stand_in`] test.
+    pub fn driver(&self) -> &StandIn {
+        self.stand_in
+            .as_ref()
+            .expect("failure injection needs Env::with_stand_in")
+    }
+
+    /// The real Velero server and bucket of an [`Env::start`] test.
+    pub fn real(&self) -> &'static SharedVelero {
+        assert!(self.stand_in.is_none(), "this test runs with the stand-in");
+        shared_velero()
+    }
+
+    /// Lists only this test's Velero objects (Velero's namespace may be shared).
+    pub fn own(&self) -> ListParams {
+        ListParams::default().labels(&format!("{LABEL_VRG_NAMESPACE}={}", self.ns))
+    }
+
+    /// [`Env::own`], narrowed by the label selector `selector`.
+    pub fn own_and(&self, selector: &str) -> ListParams {
+        ListParams::default().labels(&format!("{LABEL_VRG_NAMESPACE}={},{selector}", self.ns))
     }
 
     /// Stops the controller and starts one with `options`.
@@ -170,10 +224,10 @@ impl Env {
             .unwrap();
     }
 
-    /// The capture number of every Backup in the Velero namespace.
+    /// The capture number of every Backup of this test's VRGs.
     pub async fn backup_captures(&self) -> Vec<String> {
         self.backups()
-            .list(&Default::default())
+            .list(&self.own())
             .await
             .unwrap()
             .items
@@ -264,4 +318,13 @@ pub fn recovered_capture(vrg: &VolumeReplicationGroup) -> Option<i64> {
             .as_ref()?
             .number,
     )
+}
+
+/// Whether VRG's current (or last) workflow run has ended.
+pub fn run_ended(vrg: &VolumeReplicationGroup) -> bool {
+    vrg.status
+        .as_ref()
+        .and_then(|s| s.kube_object_protection.as_ref())
+        .and_then(|k| k.run.as_ref())
+        .is_some_and(|r| r.phase != vrg_operator::api::progress::RunPhase::Running)
 }

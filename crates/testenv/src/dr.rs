@@ -31,6 +31,8 @@ pub const VELERO_NAMESPACE: &str = "velero";
 /// controller is woken by a fixed one-minute timer (`backupSyncReconcilePeriod`), so a failover,
 /// which waits for a sync after it was asked for, waits up to a minute.
 pub const SYNC_PERIOD: &str = "3s";
+/// Backups Velero runs at once (see [`Velero::start`]; the user guide recommends the same).
+pub const CONCURRENT_BACKUPS: u32 = 4;
 const ACCESS_KEY: &str = "vrgtestaccess";
 const SECRET_KEY: &str = "vrgtestsecret0123456789";
 
@@ -234,6 +236,10 @@ impl Velero {
             format!("--profiler-address=127.0.0.1:{}", free_port()?),
             format!("--backup-sync-period={SYNC_PERIOD}"),
             format!("--store-validation-frequency={SYNC_PERIOD}"),
+            // With the default of one, Velero v1.18's backup queue can leave a queued Backup for
+            // a minute: a Backup leaving InProgress wakes the queue before the server stops
+            // counting it as running, and the queue looks again only on its one-minute timer.
+            format!("--concurrent-backups={CONCURRENT_BACKUPS}"),
             "--log-level=info".to_owned(),
         ];
         let env = vec![
@@ -434,5 +440,47 @@ pub fn pair(crds: &[PathBuf]) -> &'static Pair {
     match result {
         Ok(pair) => pair,
         Err(e) => panic!("the two test clusters did not start: {e}"),
+    }
+}
+
+/// The object store and real Velero server of this test binary's shared control plane
+/// ([`crate::shared`]), serving a location per name in [`crate::velero::LOCATIONS`].
+pub struct SharedVelero {
+    pub store: ObjectStore,
+    pub velero: Velero,
+}
+
+/// Starts, on first use, versitygw and a real Velero server for [`crate::shared`]'s control plane.
+/// Tests on it share Velero's namespace, [`VELERO_NAMESPACE`], and tell their objects apart by
+/// their VRG's labels, as VRGs in one real cluster do.
+pub fn shared_velero() -> &'static SharedVelero {
+    static VELERO: OnceLock<Result<SharedVelero, String>> = OnceLock::new();
+    let plane = crate::shared();
+    let result = VELERO.get_or_init(|| {
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let started = Instant::now();
+            let store =
+                ObjectStore::start(&plane.binaries, &plane.dir).map_err(|e| e.to_string())?;
+            let velero = runtime
+                .block_on(Velero::start(plane, &store, &crate::velero::LOCATIONS))
+                .map_err(|e| e.to_string())?;
+            eprintln!(
+                "vrg-testenv: real Velero up in {:.1}s (bucket {})",
+                started.elapsed().as_secs_f64(),
+                store.root.join(BUCKET).display()
+            );
+            Ok(SharedVelero { store, velero })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("starting Velero panicked".into()))
+    });
+    match result {
+        Ok(velero) => velero,
+        Err(e) => panic!("the test Velero server did not start: {e}"),
     }
 }
