@@ -217,6 +217,7 @@ async fn an_invalid_recipe_reports_what_validate_reports_and_starts_nothing() {
         &std::collections::BTreeMap::<(String, String), Value>::new(),
         &Settings {
             admin_namespaces: vec!["vrg-admin".into()],
+            ..Settings::default()
         },
     ) {
         Err(problems) => problems

@@ -141,6 +141,7 @@ async fn an_admin_namespace_vrg_acts_in_its_protected_namespaces_only() {
     env.restart_controller_with(controller::Options {
         settings: Settings {
             admin_namespaces: vec![env.ns.clone()],
+            ..Settings::default()
         },
         ..options(&env.velero_ns, &env.ns)
     });
@@ -216,4 +217,113 @@ async fn an_admin_namespace_vrg_acts_in_its_protected_namespaces_only() {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(trace(&outside), "");
+}
+
+/// A cluster-scoped custom resource type, which only discovery can tell is cluster-scoped.
+async fn cluster_scoped_crd(client: &kube::Client) -> &'static str {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {"name": "clusterwidgets.tenancy.vrg.test"},
+        "spec": {
+            "group": "tenancy.vrg.test",
+            "scope": "Cluster",
+            "names": {"plural": "clusterwidgets", "singular": "clusterwidget", "kind": "ClusterWidget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}],
+        },
+    }))
+    .unwrap();
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    let params = kube::api::PatchParams::apply("tenancy-test").force();
+    api.patch(
+        "clusterwidgets.tenancy.vrg.test",
+        &params,
+        &kube::api::Patch::Apply(&crd),
+    )
+    .await
+    .unwrap();
+    let gv = kube::core::GroupVersion::gv("tenancy.vrg.test", "v1");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while kube::discovery::pinned_group(client, &gv).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the CRD was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    "clusterwidgets"
+}
+
+#[tokio::test]
+async fn a_tenant_vrg_cannot_capture_or_restore_cluster_scoped_objects() {
+    let env = Env::start("tenant-cluster").await;
+    let custom = cluster_scoped_crd(&env.client).await;
+    let why = "only a VRG in an admin namespace (vrg-admin) may capture or restore cluster-scoped objects";
+    let cases = [
+        (
+            "bindings",
+            "",
+            "    recipe:\n      groups: [{name: rbac, includedResourceTypes: [clusterrolebindings], isClusterScoped: true}]\n      workflows: [{name: backup, sequence: [{group: rbac}]}]\n".to_owned(),
+            vec![
+                format!("recipe.groups[0].isClusterScoped: cluster-scoped resources are not allowed: {why}"),
+                "recipe.groups[0].includedResourceTypes[0]: \"clusterrolebindings\" (clusterrolebindings.rbac.authorization.k8s.io) is cluster-scoped".to_owned(),
+            ],
+        ),
+        (
+            "custom",
+            "",
+            format!("    recipe:\n      groups: [{{name: w, includedResourceTypes: [configmaps, {custom}]}}]\n      workflows: [{{name: backup, sequence: [{{group: w}}]}}]\n"),
+            vec![format!(
+                "recipe.groups[0].includedResourceTypes[1]: \"{custom}\" ({custom}.tenancy.vrg.test) is cluster-scoped: {why}"
+            )],
+        ),
+        (
+            "namespaces",
+            "  action: Failover\n",
+            "    captureOrder: [{name: all}]\n    recoverOrder: [{backupName: all, includedResources: [namespaces]}]\n".to_owned(),
+            vec!["recoverOrder[0].includedResources[0]: \"namespaces\" (namespaces) is cluster-scoped".to_owned()],
+        ),
+    ];
+    for (name, extra, kop, _) in &cases {
+        env.apply(&vrg(name, extra, kop)).await;
+    }
+    env.apply(&vrg("plain", "", "")).await;
+    for (name, _, _, expected) in &cases {
+        let vrg = env
+            .wait(name, "RecipeReady=False", TIMEOUT, |v| {
+                is(v, "RecipeReady", "False")
+            })
+            .await;
+        let message = &condition(&vrg, "RecipeReady").unwrap().message;
+        for text in expected {
+            assert!(
+                message.contains(text.as_str()),
+                "{name}: {text:?} not in {message:?}"
+            );
+        }
+    }
+    env.wait("plain", "the capture", TIMEOUT, |v| {
+        is(v, "ClusterDataProtected", "True")
+    })
+    .await;
+    // Only the plain VRG captured, and its Backups say they include no cluster-scoped objects
+    // (Velero's own default for an unset value does not decide).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let backups = env.backups().list(&env.own()).await.unwrap().items;
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    for b in &backups {
+        assert_eq!(
+            b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/vrg-name"],
+            "plain"
+        );
+        assert_eq!(b.spec.filter.include_cluster_resources, Some(false));
+    }
+    assert!(
+        restores(&env)
+            .list(&env.own())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

@@ -111,6 +111,7 @@ impl From<ScopeArgs> for Scope {
             namespace: a.namespace,
             settings: Settings {
                 admin_namespaces: a.admin_namespaces,
+                ..Settings::default()
             },
         }
     }

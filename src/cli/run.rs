@@ -167,7 +167,10 @@ fn options(args: RunArgs, metrics: Arc<Metrics>) -> Options {
         args.admin_namespaces
     };
     Options {
-        settings: Settings { admin_namespaces },
+        settings: Settings {
+            admin_namespaces,
+            ..Settings::default()
+        },
         velero_namespace: args.velero_namespace,
         watch_namespace: args.watch_namespace,
         on_delete: match args.on_delete {

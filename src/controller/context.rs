@@ -23,6 +23,8 @@ pub struct Context {
     pub cluster: String,
     pub metrics: Arc<crate::telemetry::Metrics>,
     pub recorder: Recorder,
+    /// Cluster-scoped types the API server serves (custom ones included).
+    pub cluster_scoped: super::discovery::ClusterScopedTypes,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -58,6 +60,7 @@ impl Context {
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            cluster_scoped: super::discovery::ClusterScopedTypes::new(client.clone()),
             client,
             settings,
             velero_namespace,
@@ -67,6 +70,15 @@ impl Context {
             cluster,
             metrics,
             failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The settings validation uses now: the operator's, with the cluster-scoped types the API
+    /// server serves at the moment.
+    pub async fn settings(&self) -> Settings {
+        Settings {
+            cluster_scoped: self.cluster_scoped.current().await.to_vec(),
+            ..self.settings.clone()
         }
     }
 

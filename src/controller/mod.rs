@@ -6,6 +6,7 @@ mod act;
 mod cache;
 mod check;
 mod context;
+mod discovery;
 mod drive;
 mod error;
 mod events;

@@ -150,7 +150,8 @@ async fn apply(
     status.state = Some(state(vrg));
     let doc = serde_json::to_value(vrg)?;
     let recipes = recipes(vrg, ctx, &owner).await?;
-    let plan = match recipe::load_vrg(&doc, &namespace, &recipes.found, &ctx.settings) {
+    let settings = ctx.settings().await;
+    let plan = match recipe::load_vrg(&doc, &namespace, &recipes.found, &settings) {
         Ok(Loaded::Planned(plan)) => plan,
         Ok(Loaded::Unprotected) => {
             status::write(api, vrg, &status).await?;

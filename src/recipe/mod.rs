@@ -4,6 +4,7 @@
 //! controller and `vrg-operator validate`/`plan` call the same functions, so the CLI reports
 //! exactly what the controller puts into a VRG's `RecipeReady` condition.
 
+pub mod cluster_scoped;
 pub mod frontend;
 pub mod labels;
 pub mod model;
@@ -173,6 +174,8 @@ pub fn check_recipe(doc: &Value) -> Vec<Problem> {
             vrg_namespace: String::new(),
             admin: true,
             allowed: vec![],
+            cluster_scoped: vec![],
+            admin_namespaces: vec![],
         };
         for name in semantic::WORKFLOWS {
             plan::workflow(&recipe, name, &scope, &mut p);

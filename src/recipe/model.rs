@@ -42,10 +42,14 @@ pub struct Group {
     pub included_namespaces: Vec<String>,
     pub excluded_namespaces: Vec<String>,
     pub included_resources: Vec<String>,
+    /// Field path of `included_resources` as written.
+    pub included_resources_path: String,
     pub excluded_resources: Vec<String>,
     pub label_selector: Option<LabelSelector>,
     pub or_label_selectors: Vec<LabelSelector>,
     pub include_cluster_resources: Option<bool>,
+    /// Field path of `include_cluster_resources` as written (`isClusterScoped` in Ramen's recipes).
+    pub include_cluster_resources_path: String,
     pub restore_status_included: Vec<String>,
     pub restore_status_excluded: Vec<String>,
     pub essential: bool,

@@ -120,7 +120,9 @@ pub fn workflow(
                     excluded_namespaces: group.excluded_namespaces.clone(),
                     included_resources: group.included_resources.clone(),
                     excluded_resources: group.excluded_resources.clone(),
-                    include_cluster_resources: group.include_cluster_resources,
+                    // Always explicit: Velero's own default for an unset value must never decide
+                    // whether cluster-scoped objects are captured or restored.
+                    include_cluster_resources: Some(group.include_cluster_resources == Some(true)),
                     label_selector: group.label_selector.clone(),
                     or_label_selectors: group.or_label_selectors.clone(),
                 };

@@ -4,6 +4,7 @@
 //! `protectedNamespaces`, and only those. An empty `includedNamespaces` means those namespaces,
 //! never "all namespaces".
 
+use super::cluster_scoped::{self, ClusterScoped};
 use super::model::{Group, Hook, Recipe};
 use super::problem::{Problems, index};
 use super::vrg::{KOP_PATH, VrgView};
@@ -13,6 +14,8 @@ use super::vrg::{KOP_PATH, VrgView};
 pub struct Settings {
     /// Namespaces whose VRGs may protect other namespaces (by default the operator's own).
     pub admin_namespaces: Vec<String>,
+    /// Cluster-scoped types beyond the built-in ones (the controller fills it from discovery).
+    pub cluster_scoped: Vec<ClusterScoped>,
 }
 
 /// Namespace of the operator when nothing else says (the Helm chart and kustomize default).
@@ -22,6 +25,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             admin_namespaces: vec![DEFAULT_OPERATOR_NAMESPACE.to_owned()],
+            cluster_scoped: vec![],
         }
     }
 }
@@ -33,6 +37,10 @@ pub struct Scope {
     pub admin: bool,
     /// Where the VRG may act; also what an empty `includedNamespaces` means.
     pub allowed: Vec<String>,
+    /// Discovered cluster-scoped types (see [`Settings::cluster_scoped`]).
+    pub cluster_scoped: Vec<ClusterScoped>,
+    /// The operator's admin namespaces, for messages.
+    pub admin_namespaces: Vec<String>,
 }
 
 impl Scope {
@@ -57,6 +65,8 @@ impl Scope {
             vrg_namespace: vrg.namespace.clone(),
             admin,
             allowed,
+            cluster_scoped: settings.cluster_scoped.clone(),
+            admin_namespaces: settings.admin_namespaces.clone(),
         }
     }
 
@@ -95,9 +105,45 @@ impl Scope {
         );
     }
 
-    /// Reports every namespace the recipe names that the VRG may not touch.
+    /// Only an admin VRG may capture or restore cluster-scoped objects: Velero acts as
+    /// cluster-admin, so a tenant's group of ClusterRoleBindings would be an escalation.
+    fn check_cluster_scope(&self, group: &Group, p: &mut Problems) {
+        if self.admin {
+            return;
+        }
+        let why = format!(
+            "only a VRG in an admin namespace ({}) may capture or restore cluster-scoped objects",
+            self.admin_list()
+        );
+        if group.include_cluster_resources == Some(true) {
+            p.add(
+                &group.include_cluster_resources_path,
+                format!("cluster-scoped resources are not allowed: {why}"),
+            );
+        }
+        for (i, resource) in group.included_resources.iter().enumerate() {
+            if let Some(kind) = cluster_scoped::lookup(resource, &self.cluster_scoped) {
+                p.add(
+                    index(&group.included_resources_path, i),
+                    format!("\"{resource}\" ({kind}) is cluster-scoped: {why}"),
+                );
+            }
+        }
+    }
+
+    fn admin_list(&self) -> String {
+        if self.admin_namespaces.is_empty() {
+            "none configured".to_owned()
+        } else {
+            self.admin_namespaces.join(", ")
+        }
+    }
+
+    /// Reports every namespace the recipe names that the VRG may not touch, and every
+    /// cluster-scoped type a tenant VRG asks for.
     pub fn check_recipe(&self, recipe: &Recipe, p: &mut Problems) {
         for group in &recipe.groups {
+            self.check_cluster_scope(group, p);
             for (i, ns) in group.included_namespaces.iter().enumerate() {
                 if !self.allows(ns) {
                     self.refuse(

@@ -39,6 +39,7 @@ fn load(yaml: &str) -> Result<Plan, Vec<String>> {
         &recipes,
         &Settings {
             admin_namespaces: vec!["ops".into()],
+            ..Settings::default()
         },
     ) {
         Ok(Loaded::Planned(plan)) => Ok(plan),
@@ -608,6 +609,88 @@ fn admin_namespace_vrg_protects_its_protected_namespaces() {
         &problems(&denied),
         "group namespace \"c\" is not allowed: it is not in the VRG's protectedNamespaces (a, b)",
     );
+}
+
+#[test]
+fn rule_cluster_scoped_objects_only_for_admin_vrgs() {
+    let groups = |group: &str| {
+        inline(&GROUPS_AND_WORKFLOWS.replace("includedResourceTypes: [configmaps]", group))
+    };
+    let why =
+        "only a VRG in an admin namespace (ops) may capture or restore cluster-scoped objects";
+    assert_problem(
+        &problems(&groups("isClusterScoped: true")),
+        &format!(
+            "recipe.groups[0].isClusterScoped: cluster-scoped resources are not allowed: {why}"
+        ),
+    );
+    assert_problem(
+        &problems(&groups("includeClusterResources: true")),
+        "recipe.groups[0].includeClusterResources: cluster-scoped resources are not allowed",
+    );
+    let p = problems(&groups(
+        "includedResourceTypes: [configmaps, ClusterRoleBinding, ns]",
+    ));
+    assert_problem(
+        &p,
+        &format!(
+            "recipe.groups[0].includedResourceTypes[1]: \"ClusterRoleBinding\" (clusterrolebindings.rbac.authorization.k8s.io) is cluster-scoped: {why}"
+        ),
+    );
+    assert_problem(
+        &p,
+        "recipe.groups[0].includedResourceTypes[2]: \"ns\" (namespaces) is cluster-scoped",
+    );
+    // The seed's captureOrder shape, and a Recipe object, are checked alike.
+    let orders = vrg(
+        "    captureOrder:\n      - name: all\n        includedResources: [clusterroles]\n        includeClusterResources: true\n",
+    );
+    let p = problems(&orders);
+    assert_problem(&p, "captureOrder[0].includedResources[0]: \"clusterroles\"");
+    assert_problem(
+        &p,
+        "captureOrder[0].includeClusterResources: cluster-scoped",
+    );
+    // Excluding a cluster-scoped type asks for nothing.
+    load(&groups("excludedResourceTypes: [clusterrolebindings]")).unwrap();
+    // An admin VRG may, and its Velero objects say so.
+    let admin =
+        groups("includedResourceTypes: [clusterrolebindings]\n          isClusterScoped: true")
+            .replace("  name: v\n", "  name: v\n  namespace: ops\n");
+    let plan = load(&admin).unwrap();
+    let Action::Backup { spec, .. } = &plan.backup.unwrap().steps[0].action else {
+        panic!()
+    };
+    assert_eq!(spec.filter.include_cluster_resources, Some(true));
+    let Action::Restore { spec, .. } = &plan.restore.unwrap().steps[0].action else {
+        panic!()
+    };
+    assert_eq!(spec.filter.include_cluster_resources, Some(true));
+}
+
+#[test]
+fn every_velero_object_says_whether_it_includes_cluster_resources() {
+    // Unset, Velero would decide by its own default; every plan sets it.
+    for yaml in [
+        inline(GROUPS_AND_WORKFLOWS),
+        vrg("    captureInterval: 5m\n"),
+        vrg("    captureOrder: [{name: all}]\n    recoverOrder: [{backupName: all}]\n"),
+    ] {
+        let plan = load(&yaml).unwrap();
+        for step in plan
+            .backup
+            .iter()
+            .chain(&plan.restore)
+            .flat_map(|w| &w.steps)
+        {
+            let filter = match &step.action {
+                Action::Backup { spec, .. } => &spec.filter,
+                Action::Restore { spec, .. } => &spec.filter,
+                _ => continue,
+            };
+            assert_eq!(filter.include_cluster_resources, Some(false), "{yaml}");
+        }
+    }
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub fn options(velero_ns: &str, ns: &str) -> controller::Options {
     controller::Options {
         settings: Settings {
             admin_namespaces: vec!["vrg-admin".into()],
+            ..Settings::default()
         },
         velero_namespace: velero_ns.to_owned(),
         watch_namespace: Some(ns.to_owned()),

@@ -742,6 +742,7 @@ spec:
 pub fn recipe(args: &Args) -> Vec<Row> {
     let settings = Settings {
         admin_namespaces: vec!["vrg-operator-system".into()],
+        ..Settings::default()
     };
     let seed = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

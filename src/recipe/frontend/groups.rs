@@ -126,10 +126,20 @@ pub fn group(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> O
         included_namespaces: namespaces("includedNamespaces", p),
         excluded_namespaces: namespaces("excludedNamespaces", p),
         included_resources,
+        included_resources_path: obj.path_of(if obj.has("includedResources") {
+            "includedResources"
+        } else {
+            "includedResourceTypes"
+        }),
         excluded_resources,
         label_selector,
         or_label_selectors,
         include_cluster_resources: obj.bool_any(&["includeClusterResources", "isClusterScoped"], p),
+        include_cluster_resources_path: obj.path_of(if obj.has("isClusterScoped") {
+            "isClusterScoped"
+        } else {
+            "includeClusterResources"
+        }),
         restore_status_included,
         restore_status_excluded,
         essential: obj.bool("essential", p).unwrap_or(true),

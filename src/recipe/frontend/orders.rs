@@ -152,6 +152,7 @@ fn entry(
         backup_ref: obj.string("backupName", p),
         backup_ref_path: obj.path_of("backupName"),
         included_resources: resources("includedResources", p),
+        included_resources_path: obj.path_of("includedResources"),
         excluded_resources: resources("excludedResources", p),
         label_selector: obj
             .get("labelSelector")
@@ -162,6 +163,7 @@ fn entry(
             .filter_map(|(v, path)| selector(v, &path, p))
             .collect(),
         include_cluster_resources: obj.bool("includeClusterResources", p),
+        include_cluster_resources_path: obj.path_of("includeClusterResources"),
         essential: true,
         ..Group::default()
     };
