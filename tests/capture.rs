@@ -821,3 +821,71 @@ async fn a_deletion_velero_fails_is_shown_in_status_and_asked_again() {
         .collect();
     assert!(names.len() >= 2, "a new request per attempt: {names:?}");
 }
+
+#[tokio::test]
+async fn a_recipe_edit_mid_run_ends_the_run_cleanly_and_the_next_uses_the_new_plan() {
+    let env = Env::with_stand_in("edit-mid-run").await;
+    env.driver().behaviour.lock().unwrap().hold = true;
+    let three = "    recipe:\n      groups: [{name: first}, {name: second}, {name: third}]\n      workflows: [{name: backup, sequence: [{group: first}, {group: second}, {group: third}]}]\n";
+    env.apply(&vrg("app", "1h", three)).await;
+    env.wait("app", "step 1 to run", TIMEOUT, |v| {
+        v.status
+            .as_ref()
+            .and_then(|s| s.kube_object_protection.as_ref())
+            .and_then(|k| k.current_step.as_deref())
+            .is_some_and(|s| s.contains("group first"))
+    })
+    .await;
+    // Shortened and replaced while step 1's Backups run.
+    let one = "    recipe:\n      groups: [{name: only}]\n      workflows: [{name: backup, sequence: [{group: only}]}]\n";
+    env.apply(&vrg("app", "1h", one)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    env.driver().behaviour.lock().unwrap().hold = false;
+    let vrg = env
+        .wait("app", "capture 2 with the new recipe", TIMEOUT, |v| {
+            recovered_capture(v) == Some(2) && run_ended(v)
+        })
+        .await;
+    let run = vrg
+        .status
+        .unwrap()
+        .kube_object_protection
+        .unwrap()
+        .run
+        .unwrap();
+    assert_eq!(
+        run.steps
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["group only"]
+    );
+    // Capture 1 ended with the reason, and never started its later steps.
+    let groups: Vec<String> = env
+        .backups()
+        .list(&env.own())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|b| b.metadata.labels.as_ref().unwrap()["vrg.ramendr.openshift.io/group"].clone())
+        .collect();
+    assert!(
+        !groups.iter().any(|g| g == "second" || g == "third"),
+        "{groups:?}"
+    );
+    let events =
+        kube::Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), &env.ns)
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items;
+    assert!(
+        events.iter().any(|e| e
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("the recipe changed while the run was in progress"))),
+        "{:?}",
+        events.iter().map(|e| e.note.clone()).collect::<Vec<_>>()
+    );
+}

@@ -39,6 +39,13 @@ pub struct WorkflowRun {
     /// Restore: for each backup group, the Backup it is restored from (chosen once, at the start).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub sources: std::collections::BTreeMap<String, String>,
+    /// Fingerprint of the plan the run executes: a run whose plan changed (a Recipe or VRG edit,
+    /// a parameter) ends rather than carry on with steps it did not start with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// The run ended because its plan changed; the next run, with the new plan, starts at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plan_changed: bool,
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]

@@ -87,7 +87,18 @@ async fn observe(
     };
     let backups = ctx.velero.backups_of(owner.namespace, owner.name);
     let restores = ctx.velero.restores_of(owner.namespace, owner.name);
+    let same_plan = engine::same_plan(workflow, run);
     for i in steps {
+        let Some(progress) = run.steps.get(i) else {
+            continue;
+        };
+        if !same_plan {
+            // The plan changed: what the step started is known from the run alone.
+            observed
+                .steps
+                .insert(i, recorded(ctx, owner, run, i, &backups, &restores));
+            continue;
+        }
         let Some(step) = workflow.steps.get(i) else {
             continue;
         };
@@ -102,17 +113,54 @@ async fn observe(
             }
             PlanAction::Exec(_) | PlanAction::Check(_) => Observation::Hook(
                 ctx.hooks
-                    .observe(&hook_key(owner, run, i, run.steps[i].attempt, false)),
+                    .observe(&hook_key(owner, run, i, progress.attempt, false)),
             ),
         };
         observed.steps.insert(i, observation);
     }
     for i in inverses {
-        let attempt = run.steps[i].inverse.as_ref().map_or(0, |inv| inv.attempt);
+        let attempt = run
+            .steps
+            .get(i)
+            .and_then(|s| s.inverse.as_ref())
+            .map_or(0, |inv| inv.attempt);
         let observation = ctx.hooks.observe(&hook_key(owner, run, i, attempt, true));
         observed.inverses.insert(i, observation);
     }
     Ok(observed)
+}
+
+/// What step `i` of `run` is doing, from what the run recorded of it (its Velero objects' names,
+/// or its hook task), for a run whose plan is gone.
+fn recorded(
+    ctx: &Context,
+    owner: &Owner,
+    run: &WorkflowRun,
+    i: usize,
+    backups: &BTreeMap<String, Arc<Backup>>,
+    restores: &BTreeMap<String, Arc<Restore>>,
+) -> Observation {
+    let Some(step) = run.steps.get(i) else {
+        return Observation::Velero(vec![]);
+    };
+    if step.name.starts_with("hook ") {
+        return Observation::Hook(
+            ctx.hooks
+                .observe(&hook_key(owner, run, i, step.attempt, false)),
+        );
+    }
+    let progress = |name: &String| {
+        if run.workflow == "restore" {
+            restores
+                .get(name)
+                .map(|r| ObjectProgress::from(velero::phase::restore_progress(r)))
+        } else {
+            backups
+                .get(name)
+                .map(|b| ObjectProgress::from(velero::phase::backup_progress(b)))
+        }
+    };
+    Observation::Velero(step.objects.iter().map(progress).collect())
 }
 
 /// The progress of each object of `ids` among `found` (the VRG's objects of one kind).
@@ -150,9 +198,15 @@ pub async fn step(
     for action in next.actions.clone() {
         match action {
             Action::Start { step, .. } => {
+                let (Some(planned), Some(_)) = (workflow.steps.get(step), next.run.steps.get(step))
+                else {
+                    continue; // The engine acts only on steps of its plan; nothing to do if not.
+                };
                 let ids = step_objects(owner, plan, workflow, &next.run, step);
-                next.run.steps[step].objects = ids.iter().map(ObjectIdentity::name).collect();
-                match &workflow.steps[step].action {
+                if let Some(progress) = next.run.steps.get_mut(step) {
+                    progress.objects = ids.iter().map(ObjectIdentity::name).collect();
+                }
+                match &planned.action {
                     PlanAction::Backup { spec, .. } => {
                         let api =
                             Api::<Backup>::namespaced(ctx.client.clone(), &ctx.velero_namespace);
@@ -189,19 +243,17 @@ pub async fn step(
                         }
                     }
                     PlanAction::Exec(_) | PlanAction::Check(_) => {
-                        let attempt = next.run.steps[step].attempt;
-                        ctx.hooks.start(
-                            hook_key(owner, &next.run, step, attempt, false),
-                            &workflow.steps[step],
-                        );
+                        let attempt = next.run.steps.get(step).map_or(0, |s| s.attempt);
+                        ctx.hooks
+                            .start(hook_key(owner, &next.run, step, attempt, false), planned);
                     }
                 }
             }
             Action::StartInverse { step, attempt } => {
-                ctx.hooks.start(
-                    hook_key(owner, &next.run, step, attempt, true),
-                    &workflow.steps[step],
-                );
+                if let Some(planned) = workflow.steps.get(step) {
+                    ctx.hooks
+                        .start(hook_key(owner, &next.run, step, attempt, true), planned);
+                }
             }
         }
     }

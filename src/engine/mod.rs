@@ -104,6 +104,8 @@ pub fn start(plan: &WorkflowPlan, id: String, capture: i64, now: Timestamp) -> W
         final_capture: false,
         source: None,
         sources: Default::default(),
+        plan: Some(plan.fingerprint.clone()),
+        plan_changed: false,
     }
 }
 
@@ -156,18 +158,12 @@ pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next
             wake_after: None,
         };
     }
-    if run.steps.len() != plan.steps.len() {
-        // The plan changed under a running run (a recipe edit): finish it rather than guess.
-        finish(
-            &mut run,
-            observed.now,
-            Some(RunPhase::Failed),
-            "the recipe changed while the run was in progress; the next run uses the new recipe",
-        );
+    if !same_plan(plan, &run) {
+        let draining = drain(&mut run, observed);
         return Next {
             run,
             actions,
-            wake_after: None,
+            wake_after: draining.then_some(DRAIN_RECHECK),
         };
     }
     if let Some(i) = run.steps.iter().position(|s| {
@@ -229,6 +225,89 @@ pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next
         }
     }
     wrap(plan, run, actions, observed.now)
+}
+
+/// How often a run whose plan changed looks again at what it still waits for.
+const DRAIN_RECHECK: Duration = Duration::from_secs(5);
+
+/// Whether `run` executes `plan`: the fingerprint it recorded (none on runs recorded before
+/// runs had one), and the same steps by name, which also keeps every index in bounds whatever
+/// the stored status says.
+pub fn same_plan(plan: &WorkflowPlan, run: &WorkflowRun) -> bool {
+    run.plan.as_ref().is_none_or(|f| *f == plan.fingerprint)
+        && run.steps.len() == plan.steps.len()
+        && run
+            .steps
+            .iter()
+            .zip(&plan.steps)
+            .all(|(r, p)| r.name == p.name)
+}
+
+/// Ends a run whose plan changed under it, without starting anything: steps not started are
+/// skipped; a step whose Velero objects or hook task still run is waited for (never two runs'
+/// objects at once), then stopped. Returns whether it still waits. Needs no plan: what it
+/// observes was recorded in the run.
+fn drain(run: &mut WorkflowRun, observed: &Observed) -> bool {
+    let now = observed.now;
+    let why = "the recipe changed while the run was in progress";
+    let mut waiting = false;
+    for (i, step) in run.steps.iter_mut().enumerate() {
+        match step.phase {
+            StepPhase::Pending => {
+                step.phase = StepPhase::Skipped;
+                step.message = Some(format!("not run: {why}"));
+            }
+            StepPhase::Running => {
+                let busy = match observed.steps.get(&i) {
+                    Some(Observation::Velero(objects)) => objects
+                        .iter()
+                        .any(|o| matches!(o, Some(ObjectProgress::Running))),
+                    Some(Observation::Hook(HookObservation::Running)) => true,
+                    _ => false,
+                };
+                if busy {
+                    waiting = true;
+                } else {
+                    step.phase = StepPhase::Failed;
+                    step.end_time = Some(Time(now));
+                    step.message = Some(format!("stopped: {why}"));
+                }
+            }
+            _ => {}
+        }
+        if let Some(inv) = step.inverse.as_mut().filter(|inv| !inv.phase.is_terminal()) {
+            match observed.inverses.get(&i) {
+                Some(HookObservation::Running) => waiting = true,
+                Some(HookObservation::Finished { ok, message, .. }) => {
+                    inv.phase = if *ok {
+                        StepPhase::Succeeded
+                    } else {
+                        StepPhase::Failed
+                    };
+                    inv.message = Some(message.clone());
+                }
+                _ => {
+                    inv.phase = StepPhase::Failed;
+                    inv.message = Some(format!("not run again: {why}"));
+                }
+            }
+        }
+    }
+    if !waiting {
+        let next = if run.workflow == "restore" {
+            "the recovery starts again"
+        } else {
+            "the next capture starts at once"
+        };
+        finish(
+            run,
+            now,
+            Some(RunPhase::Failed),
+            &format!("{why}; steps not yet run were skipped, and {next} with the new recipe"),
+        );
+        run.plan_changed = true;
+    }
+    waiting
 }
 
 /// Progress of the inverse op of step `i`; the run ends once it has.

@@ -202,3 +202,86 @@ proptest! {
         prop_assert!(run.phase != RunPhase::Running, "the run never ended: {:?}", run);
     }
 }
+
+fn step_phase() -> impl Strategy<Value = StepPhase> {
+    prop::sample::select(vec![
+        StepPhase::Pending,
+        StepPhase::Running,
+        StepPhase::Succeeded,
+        StepPhase::Failed,
+        StepPhase::Skipped,
+    ])
+}
+
+/// Any step a stored status could hold (hand-edited, or written by another version).
+fn stored_step() -> impl Strategy<Value = StepProgress> {
+    (
+        prop::sample::select(STEPS.to_vec()),
+        step_phase(),
+        0u32..6,
+        prop::option::of((step_phase(), 0u32..3)),
+        prop::collection::vec("[a-z]{1,3}", 0..3),
+    )
+        .prop_map(|(name, phase, attempt, inverse, objects)| StepProgress {
+            name: name.replace(": ", " "),
+            phase,
+            attempt,
+            start_time: None,
+            end_time: None,
+            objects,
+            message: None,
+            results: vec![],
+            inverse: inverse.map(|(phase, attempt)| InverseProgress {
+                op: "undo".into(),
+                phase,
+                attempt,
+                message: None,
+                results: vec![],
+            }),
+            timed_out: false,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// No stored run panics the engine against any plan; a run whose plan is not the one it
+    /// recorded starts nothing and, once nothing it started still runs, ends.
+    #[test]
+    fn any_stored_run_against_any_plan(
+        plan_steps in prop::collection::vec(prop::sample::select(STEPS[4..].to_vec()), 0..5),
+        groups in 0usize..4,
+        stored in prop::collection::vec(stored_step(), 0..8),
+        fingerprint in prop::option::of(prop::sample::select(vec!["", "other"])),
+        round in round(),
+    ) {
+        let mut steps: Vec<String> = (0..groups.max(1)).map(|g| format!("group: g{g}")).collect();
+        steps.extend(plan_steps.iter().map(|s| (*s).to_owned()));
+        let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+        let plan = plan(&steps, "any-error");
+        let mut run = start(&plan, "r".into(), 1, at(0));
+        run.steps = stored;
+        run.plan = fingerprint.map(|f| if f.is_empty() { plan.fingerprint.clone() } else { f.to_owned() });
+        let (watched_steps, watched_inverses) = watched(&run);
+        // What a shell can observe of a stored run, whatever the plan.
+        let observed = Observed {
+            now: at(10),
+            steps: watched_steps.iter().map(|&i| (i, Observation::Velero(round.objects.clone()))).collect(),
+            inverses: watched_inverses.iter().map(|&i| (i, round.inverse.clone())).collect(),
+        };
+        let n = next(&plan, &run, &observed);
+        for action in &n.actions {
+            let step = match action { Action::Start { step, .. } | Action::StartInverse { step, .. } => *step };
+            prop_assert!(step < plan.steps.len() && step < n.run.steps.len());
+            prop_assert!(same_plan(&plan, &run), "started a step of a plan the run does not execute");
+        }
+        if !same_plan(&plan, &run) && run.phase == RunPhase::Running {
+            prop_assert!(n.actions.is_empty());
+            let still = n.run.steps.iter().any(|s| s.phase == StepPhase::Running);
+            prop_assert_eq!(n.run.phase == RunPhase::Running, still || n.run.steps.iter().any(|s| s.inverse.as_ref().is_some_and(|i| !i.phase.is_terminal())));
+            if n.run.phase != RunPhase::Running {
+                prop_assert!(n.run.plan_changed);
+            }
+        }
+    }
+}

@@ -34,7 +34,8 @@ pub fn capture(
     // Numbers continue after a recovered capture too: the other cluster's Backups, synced here
     // by Velero, already use the numbers up to it.
     let number = last.capture.max(0) + 1;
-    if capture_now || last.workflow != "backup" {
+    // A run ended by a changed plan is taken again with the new one at once.
+    if capture_now || last.workflow != "backup" || last.plan_changed {
         return Schedule::Start { number };
     }
     let due = last.start_time.0.checked_add(interval).unwrap_or(now);
@@ -65,6 +66,8 @@ mod tests {
             final_capture: false,
             source: None,
             sources: Default::default(),
+            plan: None,
+            plan_changed: false,
         }
     }
 

@@ -440,3 +440,60 @@ fn watched_names_running_steps_and_inverses() {
     let run = next(&plan, &start(&plan, "r".into(), 1, at(0)), &observe(0, &[])).run;
     assert_eq!(watched(&run), (vec![0], vec![]));
 }
+
+#[test]
+fn a_run_whose_plan_changed_waits_for_its_step_then_ends_and_the_next_starts_at_once() {
+    let old = plan(&["group: g0", "hook: h/ok", "group: g3"], "any-error");
+    let run = start(&old, "backup-1".into(), 1, at(0));
+    let run = next(&old, &run, &observe(0, &[])).run;
+    assert_eq!(phases(&run), [Running, Pending, Pending]);
+    // Replaced in place: same length, other steps.
+    let new = plan(&["group: g1", "hook: h/ok", "group: g3"], "any-error");
+    assert!(!same_plan(&new, &run));
+    let still = next(
+        &new,
+        &run,
+        &observe(1, &[(0, velero(&[ObjectProgress::Running]))]),
+    );
+    assert!(still.actions.is_empty(), "nothing of either plan starts");
+    assert_eq!(still.run.phase, RunPhase::Running, "waits for g0's Backup");
+    assert_eq!(phases(&still.run), [Running, Skipped, Skipped]);
+    let ended = next(&new, &still.run, &observe(2, &[(0, done())]));
+    assert!(ended.actions.is_empty());
+    assert_eq!(ended.run.phase, RunPhase::Failed);
+    assert!(ended.run.plan_changed);
+    assert!(
+        ended
+            .run
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("the recipe changed while the run was in progress"),
+        "{:?}",
+        ended.run.message
+    );
+    assert_eq!(
+        schedule::capture(Some(&ended.run), Duration::from_secs(3600), false, at(3)),
+        schedule::Schedule::Start { number: 2 }
+    );
+    // Shortened: no index past the new plan's end.
+    let short = plan(&["group: g0"], "any-error");
+    let n = next(&short, &run, &observe(1, &[(0, done())]));
+    assert_eq!(n.run.phase, RunPhase::Failed);
+    assert!(n.actions.is_empty());
+}
+
+#[test]
+fn a_parameter_or_profile_change_is_a_plan_change() {
+    let a = plan(&["group: g0"], "any-error");
+    let run = start(&a, "backup-1".into(), 1, at(0));
+    let mut b = a.clone();
+    b.steps[0].timeout = Duration::from_secs(7);
+    let b = b.sealed(&["default".into()]);
+    assert!(same_plan(&a, &run));
+    assert!(!same_plan(&b, &run));
+    assert_ne!(
+        a.clone().sealed(&["east".into()]).fingerprint,
+        a.clone().sealed(&["west".into()]).fingerprint
+    );
+}

@@ -37,6 +37,15 @@ pub fn conclude(vrg: &Vrg, world: &World, kop: &mut KubeObjectProtectionStatus, 
             let source = run.source.clone().unwrap_or_default();
             let what = CaptureKey::of(&source).describe();
             match (run.phase, &outcome.unreadable) {
+                (RunPhase::Failed, _) if run.plan_changed => {
+                    // Not the capture's fault: recover again, with the new recipe.
+                    rec.message = Some(format!(
+                        "the recipe changed while recovering from {what}; recovering again with \
+                         the new recipe"
+                    ));
+                    rec.phase = RecoveryPhase::Pending;
+                    rec.source = None;
+                }
                 (RunPhase::Succeeded | RunPhase::PartiallySucceeded, _) => {
                     rec.phase = RecoveryPhase::Recovered;
                     let mut message = format!("recovered from {what}");

@@ -616,6 +616,8 @@ fn run(
         final_capture,
         source: source.map(|s| s.capture.identifier()),
         sources: source.map(|s| s.backups.clone()).unwrap_or_default(),
+        plan: None,
+        plan_changed: false,
     }
 }
 

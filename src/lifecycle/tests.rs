@@ -97,6 +97,8 @@ fn finished(workflow: &str, capture: i64, phase: RunPhase, started: i64) -> Work
         final_capture: false,
         source: None,
         sources: Default::default(),
+        plan: None,
+        plan_changed: false,
     }
 }
 

@@ -46,6 +46,8 @@ pub struct Plan {
 
 /// The outcome of loading a valid VRG.
 #[derive(Debug, Clone, PartialEq)]
+// A short-lived return value, matched at once: boxing the plan would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Loaded {
     /// No `kubeObjectProtection`: nothing to do.
     Unprotected,
@@ -151,8 +153,10 @@ pub fn load_vrg(
             s3_profiles: view.s3_profiles.clone(),
             paused: paused(params),
             source,
-            backup: plan::workflow(&recipe, "backup", &scope, rp),
-            restore: plan::workflow(&recipe, "restore", &scope, rp),
+            backup: plan::workflow(&recipe, "backup", &scope, rp)
+                .map(|w| w.sealed(&view.s3_profiles)),
+            restore: plan::workflow(&recipe, "restore", &scope, rp)
+                .map(|w| w.sealed(&view.s3_profiles)),
         }
     });
     if let Source::Ref { name, .. } = &protection.source {

@@ -27,6 +27,21 @@ pub struct WorkflowPlan {
     pub name: String,
     pub fail_on: FailOn,
     pub steps: Vec<Step>,
+    /// A digest of everything above and the s3 profiles (see [`WorkflowPlan::sealed`]): a run
+    /// records it, so a plan changed under a run is noticed however it changed.
+    pub fingerprint: String,
+}
+
+impl WorkflowPlan {
+    /// The plan with its fingerprint, for a VRG writing to `profiles`.
+    pub fn sealed(mut self, profiles: &[String]) -> Self {
+        let text = format!(
+            "{profiles:?}|{}|{:?}|{:?}",
+            self.name, self.fail_on, self.steps
+        );
+        self.fingerprint = crate::velero::names::short_hash(&text);
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -193,6 +208,7 @@ pub fn workflow(
         name: name.to_owned(),
         fail_on: workflow.fail_on,
         steps,
+        fingerprint: String::new(),
     })
 }
 
