@@ -10,7 +10,8 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-use support::env::{Env, condition};
+use support::env::{Env, condition, options};
+use support::rbac::shipped_role_client;
 use vrg_operator::api::VolumeReplicationGroup;
 use vrg_operator::api::progress::{RunPhase, StepPhase, WorkflowRun};
 use vrg_testenv::shared;
@@ -366,6 +367,76 @@ async fn an_operator_restart_during_an_exec_reruns_it_as_a_new_attempt() {
     assert_eq!(run.phase, RunPhase::Succeeded);
     assert_eq!(run.steps[0].attempt, 2, "the interrupted exec ran again");
     assert_eq!(run.steps[1].attempt, 1);
+}
+
+/// An exec starts only once status shows its attempt `Running`: with every status write refused
+/// (as a crash right after the decision loses it) the op never runs; a fresh operator, with
+/// nothing in memory, then runs it exactly once, as attempt 1.
+#[tokio::test]
+async fn a_hook_runs_only_after_status_records_its_attempt() {
+    let mut env = Env::start("hooks-persist").await;
+    let no_status = shipped_role_client(&env, |role| {
+        for rule in role.rules.iter_mut().flatten() {
+            if rule
+                .resources
+                .iter()
+                .flatten()
+                .any(|r| r == "volumereplicationgroups/status")
+            {
+                rule.verbs.retain(|v| v == "get");
+            }
+        }
+    })
+    .await;
+    env.restart_controller_as(no_status, options(&env.velero_ns, &env.ns));
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
+    let file = format!("trace-{}", env.ns);
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops: [{{name: mark, command: '[\"/bin/sh\", \"-c\", \"echo mark >> {file}\"]'}}]
+      workflows:
+        - name: backup
+          sequence: [{{hook: db/mark}}, {{group: data}}]
+"
+    );
+    env.apply(&vrg(&recipe)).await;
+    // The operator decided to capture (its Event is out) but could not record the run.
+    let events =
+        Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), &env.ns);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .any(|e| e.reason.as_deref() == Some("CaptureStarted"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no CaptureStarted event"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Time for an exec the operator might have started to reach the pod (it takes milliseconds).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        lines(&env),
+        Vec::<String>::new(),
+        "the op ran while status did not show its attempt"
+    );
+    env.restart_controller();
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Succeeded, "{run:?}");
+    assert_eq!(run.steps[0].attempt, 1);
+    assert_eq!(lines(&env), vec!["mark"], "exactly once");
 }
 
 #[tokio::test]

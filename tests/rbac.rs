@@ -8,64 +8,20 @@ mod support;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use support::env::{Env, is, options};
+use support::rbac::{service_account, shipped_role_client};
 use vrg_operator::leader::Election;
-use vrg_testenv::shared;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
-
-/// ServiceAccount `vrg-operator` in this test's namespace, and a client that acts as it.
-async fn service_account(env: &Env) -> kube::Client {
-    let sa: ServiceAccount =
-        serde_json::from_value(json!({"metadata": {"name": "vrg-operator"}})).unwrap();
-    Api::<ServiceAccount>::namespaced(env.client.clone(), &env.ns)
-        .create(&PostParams::default(), &sa)
-        .await
-        .unwrap();
-    let user = format!("system:serviceaccount:{}:vrg-operator", env.ns);
-    shared()
-        .client_as(&user, &["system:serviceaccounts", "system:authenticated"])
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn the_shipped_cluster_role_is_enough_for_capture_hooks_and_recovery() {
     let mut env = Env::with_stand_in("rbac").await;
     // The role exactly as shipped, bound to a ServiceAccount of this test.
-    let role: ClusterRole =
-        serde_saphyr::from_str(include_str!("../config/rbac/role.yaml")).unwrap();
-    let role_name = format!("vrg-operator-{}", env.ns);
-    let role = ClusterRole {
-        metadata: kube::api::ObjectMeta {
-            name: Some(role_name.clone()),
-            ..Default::default()
-        },
-        ..role
-    };
-    Api::<ClusterRole>::all(env.client.clone())
-        .patch(
-            &role_name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&role),
-        )
-        .await
-        .unwrap();
-    let restricted = service_account(&env).await;
-    let binding: ClusterRoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": role_name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
-        "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
-    }))
-    .unwrap();
-    Api::<ClusterRoleBinding>::all(env.client.clone())
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
+    let restricted = shipped_role_client(&env, |_| {}).await;
     env.restart_controller_as(restricted, options(&env.velero_ns, &env.ns));
 
     env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::drive::{self, Owner};
 use super::events::{events_for, publish};
+use super::hooks::HookStart;
 use super::status::{self, CLUSTER_DATA_PROTECTED, KUBE_OBJECTS_READY};
 use super::{CAPTURE_NOW, Context, Error, observe, rotation};
 use crate::api::progress::{RunPhase, StepPhase, WorkflowRun};
@@ -78,6 +79,13 @@ fn lifecycle_vrg(vrg: &VolumeReplicationGroup, plan: &Plan) -> lifecycle::Vrg {
     }
 }
 
+/// What a pass leaves to do after its status is written.
+pub struct Acted {
+    pub requeue: Requeue,
+    /// Hook tasks to start once the status that records their attempt is written.
+    pub hook_starts: Vec<HookStart>,
+}
+
 pub async fn act(
     vrg: &VolumeReplicationGroup,
     ctx: &Context,
@@ -85,8 +93,9 @@ pub async fn act(
     inputs: &Inputs<'_>,
     status: &mut VolumeReplicationGroupStatus,
     now: Timestamp,
-) -> Result<Requeue, Error> {
+) -> Result<Acted, Error> {
     let plan = inputs.plan;
+    let mut hook_starts = vec![];
     let (namespace, name) = (vrg.namespace().unwrap_or_default(), vrg.name_any());
     let owner = Owner {
         namespace: &namespace,
@@ -209,8 +218,9 @@ pub async fn act(
         };
         match workflow {
             Some(workflow) => {
-                let next =
+                let (next, starts) =
                     drive::step(ctx, &owner, plan, workflow, &run, inputs.recipe, now).await?;
+                hook_starts = starts;
                 events_for(ctx, vrg, &run, &next.run).await;
                 let finished = next.run.phase != RunPhase::Running;
                 kop.run = Some(next.run.clone());
@@ -286,9 +296,13 @@ pub async fn act(
         // Follow the requests, or Velero's next sync, even when nothing else would wake this VRG.
         wait = Some(wait.map_or(ROTATION_RECHECK, |w| w.min(ROTATION_RECHECK)));
     }
-    Ok(match wait {
+    let requeue = match wait {
         Some(w) => Requeue::requeue(w.max(Duration::from_millis(1))),
         None => Requeue::await_change(),
+    };
+    Ok(Acted {
+        requeue,
+        hook_starts,
     })
 }
 

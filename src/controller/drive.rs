@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 
-use super::hooks::HookKey;
+use super::hooks::{HookKey, HookStart};
 use super::{Context, Error};
 use crate::api::progress::WorkflowRun;
 use crate::api::velero::{Backup, Restore};
@@ -180,7 +180,8 @@ fn objects<K>(
     )
 }
 
-/// One pass: observe, decide, act. Returns the engine's answer with object names recorded.
+/// One pass: observe, decide, act. Returns the engine's answer with object names recorded, and
+/// the hook tasks to start once that answer is in status (the caller starts them).
 /// A restore run restores each backup group from the Backup its `sources` name; a capture's
 /// Backups carry `recipe` (the Recipe object it was taken with), if any.
 pub async fn step(
@@ -191,8 +192,9 @@ pub async fn step(
     run: &WorkflowRun,
     recipe: Option<&str>,
     now: Timestamp,
-) -> Result<Next, Error> {
+) -> Result<(Next, Vec<HookStart>), Error> {
     let sources = &run.sources;
+    let mut hooks = vec![];
     let observed = observe(ctx, owner, plan, workflow, run, now).await?;
     let mut next = engine::next(workflow, run, &observed);
     for action in next.actions.clone() {
@@ -244,20 +246,24 @@ pub async fn step(
                     }
                     PlanAction::Exec(_) | PlanAction::Check(_) => {
                         let attempt = next.run.steps.get(step).map_or(0, |s| s.attempt);
-                        ctx.hooks
-                            .start(hook_key(owner, &next.run, step, attempt, false), planned);
+                        hooks.push(HookStart {
+                            key: hook_key(owner, &next.run, step, attempt, false),
+                            step: planned.clone(),
+                        });
                     }
                 }
             }
             Action::StartInverse { step, attempt } => {
                 if let Some(planned) = workflow.steps.get(step) {
-                    ctx.hooks
-                        .start(hook_key(owner, &next.run, step, attempt, true), planned);
+                    hooks.push(HookStart {
+                        key: hook_key(owner, &next.run, step, attempt, true),
+                        step: planned.clone(),
+                    });
                 }
             }
         }
     }
-    Ok(next)
+    Ok((next, hooks))
 }
 
 /// Creates `object`; one that already exists (same deterministic name) counts as created.

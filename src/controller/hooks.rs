@@ -22,3 +22,12 @@ pub trait HookRunner: Send + Sync {
     /// How the task for `key` is doing; `NotRunning` if there is none (e.g. after a restart).
     fn observe(&self, key: &HookKey) -> HookObservation;
 }
+
+/// A hook task the engine decided to start, held back until the run's new status (the step
+/// `Running` at this attempt) is written: a crash before the write never started it, and one
+/// after shows the attempt in status (SPEC 5, exactly once).
+#[derive(Debug, Clone)]
+pub struct HookStart {
+    pub key: HookKey,
+    pub step: Step,
+}

@@ -225,9 +225,13 @@ async fn apply(
         recipe: recipes.carried.as_deref(),
         recipe_origin: Some(source),
     };
-    let requeue = act::act(vrg, ctx, api, &inputs, &mut status, now).await?;
+    let acted = act::act(vrg, ctx, api, &inputs, &mut status, now).await?;
     status::write(api, vrg, &status).await?;
-    Ok(requeue)
+    // Only now that status shows each hook's attempt as Running may its task start.
+    for start in acted.hook_starts {
+        ctx.hooks.start(start.key, &start.step);
+    }
+    Ok(acted.requeue)
 }
 
 fn state(vrg: &VolumeReplicationGroup) -> String {

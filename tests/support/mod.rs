@@ -3,3 +3,4 @@
 pub mod dr;
 pub mod env;
 pub mod http;
+pub mod rbac;

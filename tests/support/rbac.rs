@@ -1,0 +1,57 @@
+//! Acting as the operator's ServiceAccount with the shipped ClusterRole (or an edited copy).
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+use vrg_testenv::shared;
+
+use super::env::Env;
+
+/// ServiceAccount `vrg-operator` in this test's namespace, and a client that acts as it.
+pub async fn service_account(env: &Env) -> kube::Client {
+    let sa: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "vrg-operator"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &sa)
+        .await
+        .unwrap();
+    let user = format!("system:serviceaccount:{}:vrg-operator", env.ns);
+    shared()
+        .client_as(&user, &["system:serviceaccounts", "system:authenticated"])
+        .await
+        .unwrap()
+}
+
+/// config/rbac/role.yaml as shipped, after `edit`, bound to this test's ServiceAccount; returns
+/// a client acting as it.
+pub async fn shipped_role_client(env: &Env, edit: impl FnOnce(&mut ClusterRole)) -> kube::Client {
+    let mut role: ClusterRole =
+        serde_saphyr::from_str(include_str!("../../config/rbac/role.yaml")).unwrap();
+    edit(&mut role);
+    let role_name = format!("vrg-operator-{}", env.ns);
+    role.metadata = kube::api::ObjectMeta {
+        name: Some(role_name.clone()),
+        ..Default::default()
+    };
+    Api::<ClusterRole>::all(env.client.clone())
+        .patch(
+            &role_name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&role),
+        )
+        .await
+        .unwrap();
+    let client = service_account(env).await;
+    let binding: ClusterRoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": role_name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
+        "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
+    }))
+    .unwrap();
+    Api::<ClusterRoleBinding>::all(env.client.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    client
+}
