@@ -5,80 +5,33 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ListParams};
 use support::env::{Env, is};
-use support::http::{get, metric};
-use vrg_testenv::shared;
+use support::http::get;
+use support::operator::Operator;
 
 const LEASE_DURATION: Duration = Duration::from_secs(4);
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One operator process; killed when dropped.
-struct Operator {
-    name: &'static str,
-    child: Child,
-    metrics: SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Operator {
-    fn start(name: &'static str, env: &Env) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let metrics: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let log = std::env::temp_dir().join(format!("vrg-leader-{}-{name}.log", env.ns));
-        let child = Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
-            .args([
-                "run",
-                "--leader-elect",
-                "--log",
-                "info,kube_lease_manager=debug",
-            ])
-            .args(["--leader-election-namespace", &env.ns])
-            .args([
-                "--lease-duration",
-                &format!("{}s", LEASE_DURATION.as_secs()),
-            ])
-            .args(["--velero-namespace", &env.velero_ns])
-            .args(["--watch-namespace", &env.ns])
-            .args(["--metrics-address", &metrics.to_string()])
-            .env("KUBECONFIG", &shared().kubeconfig)
-            .env("POD_NAME", name)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Self {
-            name,
-            child,
-            metrics,
-            log,
-        }
-    }
-
-    async fn scrape(&self, name: &str) -> Option<f64> {
-        metric(&get(self.metrics, "/metrics").await.1, name)
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
+fn replica(name: &'static str, env: &Env) -> Operator {
+    let lease = format!("{}s", LEASE_DURATION.as_secs());
+    Operator::start(
+        name,
+        env,
+        &[
+            "--leader-elect",
+            "--log",
+            "info,kube_lease_manager=debug",
+            "--leader-election-namespace",
+            &env.ns,
+            "--lease-duration",
+            &lease,
+        ],
+    )
 }
 
 async fn holder(env: &Env) -> Option<String> {
@@ -114,10 +67,7 @@ async fn one_of_two_replicas_acts_and_the_other_takes_over_when_it_dies() {
     let mut env = Env::with_stand_in("leader").await;
     env.stop_controller();
     env.driver().behaviour.lock().unwrap().hold = true;
-    let mut operators = vec![
-        Operator::start("replica-a", &env),
-        Operator::start("replica-b", &env),
-    ];
+    let mut operators = vec![replica("replica-a", &env), replica("replica-b", &env)];
 
     let first = wait_holder(&env, "a leader", |h| h.is_some())
         .await

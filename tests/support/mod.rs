@@ -3,4 +3,5 @@
 pub mod dr;
 pub mod env;
 pub mod http;
+pub mod operator;
 pub mod rbac;
