@@ -150,6 +150,63 @@ async fn a_failing_op_stops_the_workflow_and_runs_its_inverse() {
     assert!(condition(&vrg, "HooksReady").is_some_and(|c| c.status == "False"));
 }
 
+/// Nothing left quiesced: when a later step stops the run, every earlier op that succeeded and
+/// declares an inverse is undone, newest first, each once, and status says so.
+#[tokio::test]
+async fn a_later_failure_undoes_every_earlier_op_newest_first() {
+    let env = Env::start("hooks-unwind").await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
+    let file = format!("trace-{}", env.ns);
+    let op = |name: &str, exit: u8| {
+        format!(
+            "{{name: {name}, command: '[\"/bin/sh\", \"-c\", \"echo {name} >> {file}; exit {exit}\"]'"
+        )
+    };
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops:
+            - {}, inverseOp: unquiesce}}
+            - {}}}
+            - {}, inverseOp: unlock}}
+            - {}}}
+            - {}}}
+      workflows:
+        - name: backup
+          sequence: [{{hook: db/quiesce}}, {{group: data}}, {{hook: db/lock}}, {{hook: db/broken}}]
+",
+        op("quiesce", 0),
+        op("unquiesce", 0),
+        op("lock", 0),
+        op("unlock", 0),
+        op("broken", 4),
+    );
+    env.apply(&vrg(&recipe)).await;
+    let vrg = env
+        .wait("app", "the capture to end", TIMEOUT, |v| {
+            finished(v).is_some()
+        })
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Failed);
+    assert_eq!(
+        lines(&env),
+        ["quiesce", "lock", "broken", "unlock", "unquiesce"]
+    );
+    for i in [0, 2] {
+        let inverse = run.steps[i].inverse.as_ref().unwrap();
+        assert_eq!((inverse.phase, inverse.attempt), (StepPhase::Succeeded, 1));
+    }
+    let message = run.message.unwrap();
+    assert!(
+        message.ends_with("inverse op unlock succeeded; inverse op unquiesce succeeded"),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn on_error_continue_goes_on_and_a_timeout_kills_the_command() {
     let env = Env::start("hooks-continue").await;

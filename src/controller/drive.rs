@@ -254,7 +254,8 @@ pub async fn step(
                 }
             }
             Action::StartInverse { step, attempt } => {
-                if let Some(planned) = workflow.steps.get(step) {
+                // The inverse of a step of a changed plan is found by the step's name.
+                if let Some(planned) = engine::unwind::planned(workflow, &next.run, step) {
                     hooks.push(HookStart {
                         key: hook_key(owner, &next.run, step, attempt, true),
                         step: planned.clone(),

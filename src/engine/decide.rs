@@ -26,14 +26,6 @@ pub fn stops(plan: &WorkflowPlan, i: usize) -> bool {
     }
 }
 
-/// The inverse op of step `i`, if it is an exec step that has one.
-pub fn inverse_op(plan: &WorkflowPlan, i: usize) -> Option<&str> {
-    match &plan.steps.get(i)?.action {
-        PlanAction::Exec(exec) => exec.inverse.as_ref().map(|inv| inv.op.as_str()),
-        _ => None,
-    }
-}
-
 /// The phase of a run whose steps all ended, `failed` being the failed ones (none stopped it).
 pub fn final_phase(plan: &WorkflowPlan, failed: &[usize]) -> RunPhase {
     if failed.is_empty() {

@@ -5,7 +5,8 @@
 //! a step is never passed while its Velero objects are still running; a Velero object failed by a
 //! Velero restart is retried under a new name a bounded number of times; a hook whose task was
 //! lost (operator restart) runs again as a new attempt; `failOn` and `essential` decide whether a
-//! failure stops the run; an op that fails and stops the run has its inverse op run once.
+//! failure stops the run; a run that stops unwinds: the inverse op of the op that stopped it and
+//! of every earlier op that succeeded runs once, newest first (`unwind`).
 
 mod decide;
 #[cfg(test)]
@@ -14,6 +15,9 @@ pub mod recovery;
 pub mod schedule;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod unwind;
+#[cfg(test)]
+mod unwind_tests;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,9 +25,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::progress::{
-    HookResult, InverseProgress, RunPhase, StepPhase, StepProgress, WorkflowRun,
-};
+use crate::api::progress::{HookResult, RunPhase, StepPhase, StepProgress, WorkflowRun};
 use crate::recipe::plan::{Action as PlanAction, WorkflowPlan};
 
 /// Attempts a Velero object gets when the Velero server restarts under it.
@@ -159,19 +161,38 @@ pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next
         };
     }
     if !same_plan(plan, &run) {
-        let draining = drain(&mut run, observed);
+        if drain(&mut run, observed) {
+            return Next {
+                run,
+                actions,
+                wake_after: Some(DRAIN_RECHECK),
+            };
+        }
+        // The hooks the run quiesced may still be in the new recipe: their inverses run.
+        unwind::queue(plan, &mut run, None);
+        if unwind::advance(plan, &mut run, observed, &mut actions) {
+            return Next {
+                run,
+                actions,
+                wake_after: Some(DRAIN_RECHECK),
+            };
+        }
+        end_changed(&mut run, observed.now);
         return Next {
             run,
             actions,
-            wake_after: draining.then_some(DRAIN_RECHECK),
+            wake_after: None,
         };
     }
-    if let Some(i) = run.steps.iter().position(|s| {
+    if run.steps.iter().any(|s| {
         s.inverse
             .as_ref()
             .is_some_and(|inv| !inv.phase.is_terminal())
     }) {
-        inverse(plan, &mut run, i, observed, &mut actions);
+        if !unwind::advance(plan, &mut run, observed, &mut actions) {
+            let message = stopped(plan, &run);
+            finish(&mut run, observed.now, Some(RunPhase::Failed), &message);
+        }
         return wrap(plan, run, actions, observed.now);
     }
     loop {
@@ -205,21 +226,11 @@ pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next
             for later in &mut run.steps[i + 1..] {
                 later.phase = StepPhase::Skipped;
             }
-            if let Some(op) = decide::inverse_op(plan, i) {
-                run.steps[i].inverse = Some(InverseProgress {
-                    op: op.to_owned(),
-                    phase: StepPhase::Running,
-                    attempt: 1,
-                    message: None,
-                    results: vec![],
-                });
-                actions.push(Action::StartInverse {
-                    step: i,
-                    attempt: 1,
-                });
+            unwind::queue(plan, &mut run, Some(i));
+            if unwind::advance(plan, &mut run, observed, &mut actions) {
                 break;
             }
-            let message = format!("stopped: {}", failures(&run, &[i]));
+            let message = stopped(plan, &run);
             finish(&mut run, observed.now, Some(RunPhase::Failed), &message);
             break;
         }
@@ -243,121 +254,90 @@ pub fn same_plan(plan: &WorkflowPlan, run: &WorkflowRun) -> bool {
             .all(|(r, p)| r.name == p.name)
 }
 
-/// Ends a run whose plan changed under it, without starting anything: steps not started are
-/// skipped; a step whose Velero objects or hook task still run is waited for (never two runs'
-/// objects at once), then stopped. Returns whether it still waits. Needs no plan: what it
-/// observes was recorded in the run.
+/// Winds down a run whose plan changed under it, without starting a step: steps not started
+/// are skipped; a step whose Velero objects or hook task still run is waited for (never two
+/// runs' objects at once), then ended as it ended, or stopped. Returns whether it still waits.
+/// Needs no plan: what it observes was recorded in the run.
 fn drain(run: &mut WorkflowRun, observed: &Observed) -> bool {
     let now = observed.now;
-    let why = "the recipe changed while the run was in progress";
     let mut waiting = false;
     for (i, step) in run.steps.iter_mut().enumerate() {
         match step.phase {
             StepPhase::Pending => {
                 step.phase = StepPhase::Skipped;
-                step.message = Some(format!("not run: {why}"));
+                step.message = Some(format!("not run: {CHANGED}"));
             }
-            StepPhase::Running => {
-                let busy = match observed.steps.get(&i) {
-                    Some(Observation::Velero(objects)) => objects
+            StepPhase::Running => match observed.steps.get(&i) {
+                Some(Observation::Velero(objects))
+                    if objects
                         .iter()
-                        .any(|o| matches!(o, Some(ObjectProgress::Running))),
-                    Some(Observation::Hook(HookObservation::Running)) => true,
-                    _ => false,
-                };
-                if busy {
-                    waiting = true;
-                } else {
-                    step.phase = StepPhase::Failed;
-                    step.end_time = Some(Time(now));
-                    step.message = Some(format!("stopped: {why}"));
+                        .any(|o| matches!(o, Some(ObjectProgress::Running))) =>
+                {
+                    waiting = true
                 }
-            }
-            _ => {}
-        }
-        if let Some(inv) = step.inverse.as_mut().filter(|inv| !inv.phase.is_terminal()) {
-            match observed.inverses.get(&i) {
-                Some(HookObservation::Running) => waiting = true,
-                Some(HookObservation::Finished { ok, message, .. }) => {
-                    inv.phase = if *ok {
+                Some(Observation::Hook(HookObservation::Running)) => waiting = true,
+                Some(Observation::Hook(HookObservation::Finished {
+                    ok,
+                    message,
+                    results,
+                })) => {
+                    step.phase = if *ok {
                         StepPhase::Succeeded
                     } else {
                         StepPhase::Failed
                     };
-                    inv.message = Some(message.clone());
+                    step.end_time = Some(Time(now));
+                    step.message = Some(message.clone());
+                    step.results = results.clone();
                 }
                 _ => {
-                    inv.phase = StepPhase::Failed;
-                    inv.message = Some(format!("not run again: {why}"));
+                    step.phase = StepPhase::Failed;
+                    step.end_time = Some(Time(now));
+                    step.message = Some(format!("stopped: {CHANGED}"));
                 }
-            }
+            },
+            _ => {}
         }
-    }
-    if !waiting {
-        let next = if run.workflow == "restore" {
-            "the recovery starts again"
-        } else {
-            "the next capture starts at once"
-        };
-        finish(
-            run,
-            now,
-            Some(RunPhase::Failed),
-            &format!("{why}; steps not yet run were skipped, and {next} with the new recipe"),
-        );
-        run.plan_changed = true;
     }
     waiting
 }
 
-/// Progress of the inverse op of step `i`; the run ends once it has.
-fn inverse(
-    plan: &WorkflowPlan,
-    run: &mut WorkflowRun,
-    i: usize,
-    observed: &Observed,
-    actions: &mut Vec<Action>,
-) {
-    let Some(inv) = run.steps[i].inverse.as_mut() else {
-        return;
+const CHANGED: &str = "the recipe changed while the run was in progress";
+
+/// Ends a drained run whose plan changed, saying what happens next.
+fn end_changed(run: &mut WorkflowRun, now: Timestamp) {
+    let next = if run.workflow == "restore" {
+        "the recovery starts again"
+    } else {
+        "the next capture starts at once"
     };
-    match observed
-        .inverses
-        .get(&i)
-        .unwrap_or(&HookObservation::NotRunning)
-    {
-        HookObservation::Running => {}
-        HookObservation::NotRunning => {
-            inv.message = Some(format!(
-                "attempt {} was interrupted (operator restart); running it again",
-                inv.attempt
-            ));
-            inv.attempt += 1;
-            actions.push(Action::StartInverse {
-                step: i,
-                attempt: inv.attempt,
-            });
-        }
-        HookObservation::Finished {
-            ok,
-            message,
-            results,
-        } => {
-            inv.phase = if *ok {
-                StepPhase::Succeeded
-            } else {
-                StepPhase::Failed
-            };
-            inv.message = Some(message.clone());
-            inv.results = results.clone();
-            let outcome = if *ok { "succeeded" } else { "failed too" };
-            let message = format!(
-                "stopped: {}; inverse op {} {outcome}",
-                failures(run, &[i]),
-                decide::inverse_op(plan, i).unwrap_or_default()
-            );
-            finish(run, observed.now, Some(RunPhase::Failed), &message);
-        }
+    let undone = unwind::summary(run);
+    let undone = if undone.is_empty() {
+        String::new()
+    } else {
+        format!("; {undone}")
+    };
+    finish(
+        run,
+        now,
+        Some(RunPhase::Failed),
+        &format!(
+            "{CHANGED}; steps not yet run were skipped, and {next} with the new recipe{undone}"
+        ),
+    );
+    run.plan_changed = true;
+}
+
+/// `stopped: <the failures that stopped the run>[; <the inverses that ran>]`.
+fn stopped(plan: &WorkflowPlan, run: &WorkflowRun) -> String {
+    let stoppers: Vec<usize> = (0..run.steps.len().min(plan.steps.len()))
+        .filter(|&i| run.steps[i].phase == StepPhase::Failed && decide::stops(plan, i))
+        .collect();
+    let undone = unwind::summary(run);
+    if undone.is_empty() {
+        format!("stopped: {}", failures(run, &stoppers))
+    } else {
+        format!("stopped: {}; {undone}", failures(run, &stoppers))
     }
 }
 

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use super::tests::{at, plan};
 use super::*;
+use crate::api::progress::InverseProgress;
 use crate::recipe::plan::Action as PlanAction;
 
 const STEPS: [&str; 8] = [
@@ -271,12 +272,22 @@ proptest! {
         };
         let n = next(&plan, &run, &observed);
         for action in &n.actions {
-            let step = match action { Action::Start { step, .. } | Action::StartInverse { step, .. } => *step };
-            prop_assert!(step < plan.steps.len() && step < n.run.steps.len());
-            prop_assert!(same_plan(&plan, &run), "started a step of a plan the run does not execute");
+            match action {
+                Action::Start { step, .. } => {
+                    prop_assert!(*step < plan.steps.len() && *step < n.run.steps.len());
+                    prop_assert!(same_plan(&plan, &run), "started a step of a plan the run does not execute");
+                }
+                // An inverse may run after a plan change: the op the shell runs is the plan's.
+                Action::StartInverse { step, .. } => {
+                    prop_assert!(*step < n.run.steps.len());
+                    let planned = unwind::planned(&plan, &n.run, *step).map(|s| &s.action);
+                    prop_assert!(matches!(planned, Some(PlanAction::Exec(e)) if e.inverse.is_some()));
+                }
+            }
         }
         if !same_plan(&plan, &run) && run.phase == RunPhase::Running {
-            prop_assert!(n.actions.is_empty());
+            let only_inverses = n.actions.iter().all(|a| matches!(a, Action::StartInverse { .. }));
+            prop_assert!(only_inverses);
             let still = n.run.steps.iter().any(|s| s.phase == StepPhase::Running);
             prop_assert_eq!(n.run.phase == RunPhase::Running, still || n.run.steps.iter().any(|s| s.inverse.as_ref().is_some_and(|i| !i.phase.is_terminal())));
             if n.run.phase != RunPhase::Running {

@@ -10,7 +10,8 @@ use crate::recipe::{Loaded, Settings, load_vrg};
 
 /// The backup plan of an inline recipe: `steps` is the sequence (YAML list items), `fail_on` the
 /// workflow's failOn. Groups g0..g3 and hook `h` (ops `ok`, `undo`, `tolerant` with onError
-/// continue; `quiesce` whose inverse is `undo`) exist; group g2 is not essential.
+/// continue; `quiesce` whose inverse is `undo`, `freeze` (succeeds) whose inverse is `undo`, `lock`
+/// (succeeds) whose inverse is `unlock`) exist; group g2 is not essential.
 pub fn plan(steps: &[&str], fail_on: &str) -> WorkflowPlan {
     let sequence: String = steps
         .iter()
@@ -40,6 +41,9 @@ spec:
             - {{name: undo, command: /bin/true}}
             - {{name: tolerant, command: /bin/false, onError: continue}}
             - {{name: quiesce, command: /bin/false, inverseOp: undo}}
+            - {{name: freeze, command: /bin/true, inverseOp: undo}}
+            - {{name: unlock, command: /bin/true}}
+            - {{name: lock, command: /bin/true, inverseOp: unlock}}
       workflows:
         - name: backup
           failOn: {fail_on}
@@ -57,7 +61,7 @@ pub fn at(seconds: i64) -> Timestamp {
     Timestamp::from_second(1_800_000_000 + seconds).unwrap()
 }
 
-fn observe(now: i64, steps: &[(usize, Observation)]) -> Observed {
+pub(crate) fn observe(now: i64, steps: &[(usize, Observation)]) -> Observed {
     Observed {
         now: at(now),
         steps: steps.iter().cloned().collect(),
@@ -65,22 +69,22 @@ fn observe(now: i64, steps: &[(usize, Observation)]) -> Observed {
     }
 }
 
-fn velero(progress: &[ObjectProgress]) -> Observation {
+pub(crate) fn velero(progress: &[ObjectProgress]) -> Observation {
     Observation::Velero(progress.iter().cloned().map(Some).collect())
 }
 
-fn done() -> Observation {
+pub(crate) fn done() -> Observation {
     velero(&[ObjectProgress::Completed])
 }
 
-fn failed(retryable: bool) -> Observation {
+pub(crate) fn failed(retryable: bool) -> Observation {
     velero(&[ObjectProgress::Failed {
         reason: "PartiallyFailed: 2 errors".into(),
         retryable,
     }])
 }
 
-fn hook_finished(ok: bool) -> Observation {
+pub(crate) fn hook_finished(ok: bool) -> Observation {
     Observation::Hook(HookObservation::Finished {
         ok,
         message: if ok { "exit 0" } else { "exit 1" }.into(),
@@ -88,7 +92,7 @@ fn hook_finished(ok: bool) -> Observation {
     })
 }
 
-fn phases(run: &WorkflowRun) -> Vec<StepPhase> {
+pub(crate) fn phases(run: &WorkflowRun) -> Vec<StepPhase> {
     run.steps.iter().map(|s| s.phase).collect()
 }
 
