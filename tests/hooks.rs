@@ -207,6 +207,76 @@ async fn a_later_failure_undoes_every_earlier_op_newest_first() {
     );
 }
 
+/// Pausing a VRG mid-run (STOP_RECIPE_RECONCILE) stops the run: the op in flight is waited for,
+/// nothing new starts, and what the run quiesced is undone before it ends.
+#[tokio::test]
+async fn pausing_mid_run_stops_the_run_and_undoes_what_it_quiesced() {
+    let env = Env::start("hooks-pause").await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
+    let file = format!("trace-{}", env.ns);
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops:
+            - {{name: quiesce, inverseOp: unquiesce, command: '[\"/bin/sh\", \"-c\", \"echo quiesce >> {file}\"]'}}
+            - {{name: unquiesce, command: '[\"/bin/sh\", \"-c\", \"echo unquiesce >> {file}\"]'}}
+            - {{name: slow, command: '[\"/bin/sh\", \"-c\", \"echo slow >> {file}; sleep 2\"]'}}
+      workflows:
+        - name: backup
+          sequence: [{{hook: db/quiesce}}, {{hook: db/slow}}, {{group: data}}]
+"
+    );
+    env.apply(&vrg(&recipe)).await;
+    env.wait("app", "the slow op to start", TIMEOUT, |v| {
+        v.status
+            .as_ref()
+            .and_then(|s| s.kube_object_protection.as_ref())
+            .and_then(|k| k.current_step.as_deref())
+            .is_some_and(|s| s.contains("hook db/slow"))
+    })
+    .await;
+    let paused = vrg(&recipe).replace(
+        "    captureInterval: 1h\n",
+        "    captureInterval: 1h\n    recipeParameters: {STOP_RECIPE_RECONCILE: [\"true\"]}\n",
+    );
+    env.apply(&paused).await;
+    let vrg = env
+        .wait("app", "the run to stop", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Failed);
+    let message = run.message.clone().unwrap();
+    assert!(
+        message.starts_with("the VRG was paused")
+            && message.ends_with("inverse op unquiesce succeeded"),
+        "{message}"
+    );
+    let phases: Vec<StepPhase> = run.steps.iter().map(|s| s.phase).collect();
+    assert_eq!(
+        phases,
+        [
+            StepPhase::Succeeded,
+            StepPhase::Succeeded,
+            StepPhase::Skipped
+        ],
+        "the op in flight was waited for; the group never started"
+    );
+    assert_eq!(lines(&env), ["quiesce", "slow", "unquiesce"]);
+    assert!(
+        env.backups()
+            .list(&env.own())
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "no Backup while paused"
+    );
+    assert!(condition(&vrg, "RecipeReady").is_some_and(|c| c.reason == "Paused"));
+}
+
 #[tokio::test]
 async fn on_error_continue_goes_on_and_a_timeout_kills_the_command() {
     let env = Env::start("hooks-continue").await;

@@ -11,7 +11,7 @@ use kube::runtime::controller::Action as Requeue;
 use kube::runtime::events::EventType;
 use serde_json::json;
 
-use super::drive::{self, Owner};
+use super::drive::{self, Owner, Pass};
 use super::events::{events_for, publish};
 use super::hooks::HookStart;
 use super::status::{self, CLUSTER_DATA_PROTECTED, KUBE_OBJECTS_READY};
@@ -218,8 +218,12 @@ pub async fn act(
         };
         match workflow {
             Some(workflow) => {
-                let (next, starts) =
-                    drive::step(ctx, &owner, plan, workflow, &run, inputs.recipe, now).await?;
+                let pass = Pass {
+                    recipe: inputs.recipe,
+                    now,
+                    halt: None,
+                };
+                let (next, starts) = drive::step(ctx, &owner, plan, workflow, &run, pass).await?;
                 hook_starts = starts;
                 events_for(ctx, vrg, &run, &next.run).await;
                 let finished = next.run.phase != RunPhase::Running;
@@ -300,6 +304,68 @@ pub async fn act(
         Some(w) => Requeue::requeue(w.max(Duration::from_millis(1))),
         None => Requeue::await_change(),
     };
+    Ok(Acted {
+        requeue,
+        hook_starts,
+    })
+}
+
+/// Stops a run in progress for `halt` (the VRG was paused): nothing new starts, and the run
+/// unwinds and ends (`engine::halt`). Nothing to do without a running run.
+pub async fn halt(
+    vrg: &VolumeReplicationGroup,
+    ctx: &Context,
+    plan: &Plan,
+    status: &mut VolumeReplicationGroupStatus,
+    now: Timestamp,
+    halt: engine::Halt,
+) -> Result<Acted, Error> {
+    let idle = Acted {
+        requeue: Requeue::await_change(),
+        hook_starts: vec![],
+    };
+    let kop = status
+        .kube_object_protection
+        .get_or_insert_with(KubeObjectProtectionStatus::default);
+    let Some(run) = kop.run.clone().filter(|r| r.phase == RunPhase::Running) else {
+        return Ok(idle);
+    };
+    let workflow = match run.workflow.as_str() {
+        "restore" => plan.restore.as_ref(),
+        _ => plan.backup.as_ref(),
+    };
+    let Some(workflow) = workflow else {
+        return Ok(idle); // The workflow left the recipe: the next unpaused pass ends the run.
+    };
+    let (namespace, name) = (vrg.namespace().unwrap_or_default(), vrg.name_any());
+    let owner = Owner {
+        namespace: &namespace,
+        name: &name,
+        cluster: &ctx.cluster,
+    };
+    let pass = Pass {
+        recipe: None,
+        now,
+        halt: Some(halt),
+    };
+    let (next, hook_starts) = drive::step(ctx, &owner, plan, workflow, &run, pass).await?;
+    events_for(ctx, vrg, &run, &next.run).await;
+    let requeue = if next.run.phase == RunPhase::Running {
+        Requeue::requeue(drive::recheck(workflow, &next.run, next.wake_after))
+    } else {
+        Requeue::await_change()
+    };
+    status::hooks(
+        status,
+        &next.run,
+        vrg.metadata.generation.unwrap_or_default(),
+        now,
+    );
+    let kop = status
+        .kube_object_protection
+        .get_or_insert_with(KubeObjectProtectionStatus::default);
+    kop.current_step = current_step(&next.run);
+    kop.run = Some(next.run);
     Ok(Acted {
         requeue,
         hook_starts,

@@ -180,6 +180,15 @@ fn objects<K>(
     )
 }
 
+/// How one pass drives its run.
+pub struct Pass<'a> {
+    /// The Recipe document a capture's Backups carry, if any.
+    pub recipe: Option<&'a str>,
+    pub now: Timestamp,
+    /// Stop the run instead of moving it on.
+    pub halt: Option<engine::Halt>,
+}
+
 /// One pass: observe, decide, act. Returns the engine's answer with object names recorded, and
 /// the hook tasks to start once that answer is in status (the caller starts them).
 /// A restore run restores each backup group from the Backup its `sources` name; a capture's
@@ -190,13 +199,16 @@ pub async fn step(
     plan: &Plan,
     workflow: &WorkflowPlan,
     run: &WorkflowRun,
-    recipe: Option<&str>,
-    now: Timestamp,
+    pass: Pass<'_>,
 ) -> Result<(Next, Vec<HookStart>), Error> {
+    let Pass { recipe, now, halt } = pass;
     let sources = &run.sources;
     let mut hooks = vec![];
     let observed = observe(ctx, owner, plan, workflow, run, now).await?;
-    let mut next = engine::next(workflow, run, &observed);
+    let mut next = match halt {
+        None => engine::next(workflow, run, &observed),
+        Some(halt) => engine::halt(workflow, run, &observed, halt),
+    };
     for action in next.actions.clone() {
         match action {
             Action::Start { step, .. } => {

@@ -20,6 +20,7 @@ use super::{Context, Error, act, observe};
 use crate::api::Recipe;
 use crate::api::velero::{DeleteBackupRequest, Restore};
 use crate::api::vrg::{ReplicationState, VolumeReplicationGroup};
+use crate::engine::Halt;
 use crate::lifecycle;
 use crate::recipe::{self, Loaded};
 use crate::velero;
@@ -195,6 +196,8 @@ async fn apply(
         }
     };
     if plan.paused {
+        // A run in progress stops and unwinds: nothing is left quiesced while paused.
+        let acted = act::halt(vrg, ctx, &plan, &mut status, now, Halt::Paused).await?;
         status::set(
             &mut status,
             RECIPE_READY,
@@ -205,7 +208,10 @@ async fn apply(
             now,
         );
         status::write(api, vrg, &status).await?;
-        return Ok(Requeue::await_change());
+        for start in acted.hook_starts {
+            ctx.hooks.start(start.key, &start.step);
+        }
+        return Ok(acted.requeue);
     }
     let source = recipes
         .origin

@@ -161,7 +161,7 @@ pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next
         };
     }
     if !same_plan(plan, &run) {
-        if drain(&mut run, observed) {
+        if drain(&mut run, observed, CHANGED) {
             return Next {
                 run,
                 actions,
@@ -238,6 +238,61 @@ pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next
     wrap(plan, run, actions, observed.now)
 }
 
+/// Why a run is stopped before its end by something other than its own steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    /// `STOP_RECIPE_RECONCILE` was set while the run was in progress.
+    Paused,
+}
+
+impl Halt {
+    fn why(self) -> &'static str {
+        match self {
+            Halt::Paused => {
+                "the VRG was paused (STOP_RECIPE_RECONCILE) while the run was in progress"
+            }
+        }
+    }
+}
+
+/// Stops `run` for `halt`: nothing new starts, what runs is waited for, then the run unwinds
+/// (`unwind`) and ends `Failed`, saying why.
+pub fn halt(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed, halt: Halt) -> Next {
+    let mut run = run.clone();
+    let mut actions = vec![];
+    let why = halt.why();
+    if run.phase != RunPhase::Running {
+        return Next {
+            run,
+            actions,
+            wake_after: None,
+        };
+    }
+    let busy = drain(&mut run, observed, why) || {
+        unwind::queue(plan, &mut run, None);
+        unwind::advance(plan, &mut run, observed, &mut actions)
+    };
+    if !busy {
+        let undone = unwind::summary(&run);
+        let undone = if undone.is_empty() {
+            String::new()
+        } else {
+            format!("; {undone}")
+        };
+        finish(
+            &mut run,
+            observed.now,
+            Some(RunPhase::Failed),
+            &format!("{why}; steps not yet run were skipped{undone}"),
+        );
+    }
+    Next {
+        run,
+        actions,
+        wake_after: busy.then_some(DRAIN_RECHECK),
+    }
+}
+
 /// How often a run whose plan changed looks again at what it still waits for.
 const DRAIN_RECHECK: Duration = Duration::from_secs(5);
 
@@ -254,18 +309,19 @@ pub fn same_plan(plan: &WorkflowPlan, run: &WorkflowRun) -> bool {
             .all(|(r, p)| r.name == p.name)
 }
 
-/// Winds down a run whose plan changed under it, without starting a step: steps not started
+/// Winds down a run that stops early (its plan changed, the VRG was paused), without starting
+/// a step: steps not started
 /// are skipped; a step whose Velero objects or hook task still run is waited for (never two
 /// runs' objects at once), then ended as it ended, or stopped. Returns whether it still waits.
 /// Needs no plan: what it observes was recorded in the run.
-fn drain(run: &mut WorkflowRun, observed: &Observed) -> bool {
+fn drain(run: &mut WorkflowRun, observed: &Observed, why: &str) -> bool {
     let now = observed.now;
     let mut waiting = false;
     for (i, step) in run.steps.iter_mut().enumerate() {
         match step.phase {
             StepPhase::Pending => {
                 step.phase = StepPhase::Skipped;
-                step.message = Some(format!("not run: {CHANGED}"));
+                step.message = Some(format!("not run: {why}"));
             }
             StepPhase::Running => match observed.steps.get(&i) {
                 Some(Observation::Velero(objects))
@@ -276,6 +332,15 @@ fn drain(run: &mut WorkflowRun, observed: &Observed) -> bool {
                     waiting = true
                 }
                 Some(Observation::Hook(HookObservation::Running)) => waiting = true,
+                Some(Observation::Velero(objects))
+                    if !objects.is_empty()
+                        && objects
+                            .iter()
+                            .all(|o| matches!(o, Some(ObjectProgress::Completed))) =>
+                {
+                    step.phase = StepPhase::Succeeded;
+                    step.end_time = Some(Time(now));
+                }
                 Some(Observation::Hook(HookObservation::Finished {
                     ok,
                     message,
@@ -293,7 +358,7 @@ fn drain(run: &mut WorkflowRun, observed: &Observed) -> bool {
                 _ => {
                     step.phase = StepPhase::Failed;
                     step.end_time = Some(Time(now));
-                    step.message = Some(format!("stopped: {CHANGED}"));
+                    step.message = Some(format!("stopped: {why}"));
                 }
             },
             _ => {}

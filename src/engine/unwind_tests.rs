@@ -125,7 +125,7 @@ fn a_plan_changed_mid_run_undoes_the_ops_of_hooks_still_in_the_recipe() {
     assert!(n.actions.is_empty());
     assert_eq!(n.run.phase, RunPhase::Running);
     let n = next(&new, &n.run, &observe(6, &[(1, done())]));
-    assert_eq!(phases(&n.run), [Succeeded, Failed, Skipped]);
+    assert_eq!(phases(&n.run), [Succeeded, Succeeded, Skipped]);
     assert_eq!(n.actions, start_inverse(0, 1), "freeze is undone");
     let n = next(&new, &n.run, &inverses(7, &[(0, true)]));
     assert_eq!(n.run.phase, RunPhase::Failed);
@@ -161,4 +161,24 @@ fn a_queued_inverse_whose_hook_then_left_the_recipe_is_reported_not_run() {
     let inv = n.run.steps[0].inverse.as_ref().unwrap();
     assert_eq!(inv.phase, Failed);
     assert!(inv.message.as_deref().unwrap().contains("left the recipe"));
+}
+
+#[test]
+fn a_halted_run_waits_for_its_running_step_starts_nothing_and_unwinds() {
+    let plan = plan(&["hook: h/freeze", "group: g0", "group: g1"], "any-error");
+    let n = until_stopped(&plan, &[hook_finished(true)]);
+    let running = Observation::Velero(vec![Some(ObjectProgress::Running)]);
+    let n = halt(&plan, &n.run, &observe(5, &[(1, running)]), Halt::Paused);
+    assert!(n.actions.is_empty(), "g1 never starts");
+    assert_eq!(n.run.phase, RunPhase::Running, "g0's Backup is waited for");
+    let n = halt(&plan, &n.run, &observe(6, &[(1, done())]), Halt::Paused);
+    assert_eq!(phases(&n.run), [Succeeded, Succeeded, Skipped]);
+    assert_eq!(n.actions, start_inverse(0, 1));
+    let n = halt(&plan, &n.run, &inverses(7, &[(0, true)]), Halt::Paused);
+    assert_eq!(n.run.phase, RunPhase::Failed);
+    let message = n.run.message.as_deref().unwrap();
+    assert!(message.starts_with("the VRG was paused"), "{message}");
+    assert!(message.ends_with("inverse op undo succeeded"), "{message}");
+    let again = halt(&plan, &n.run, &inverses(8, &[]), Halt::Paused);
+    assert!(again.actions.is_empty(), "an ended run stays ended");
 }
