@@ -277,6 +277,67 @@ async fn pausing_mid_run_stops_the_run_and_undoes_what_it_quiesced() {
     assert!(condition(&vrg, "RecipeReady").is_some_and(|c| c.reason == "Paused"));
 }
 
+/// The peak resident set of this process (the controller runs in it) so far, from /proc.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// A hook that prints 1 GiB costs the operator a few kilobytes: its output is
+/// read with a bound (head and tail kept, the rest counted), and status stays small.
+#[tokio::test]
+async fn a_hook_that_prints_a_gibibyte_leaves_memory_flat() {
+    const PRINTED: u64 = 1024 * 1024 * 1024;
+    let env = Env::start("hooks-output").await;
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops: [{{name: chatty, command: '[\"/bin/sh\", \"-c\", \"echo BEGIN; head -c {PRINTED} /dev/zero | tr -c x x; echo; echo END\"]'}}]
+      workflows:
+        - name: backup
+          sequence: [{{hook: db/chatty}}, {{group: data}}]
+"
+    );
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    env.apply(&vrg(&recipe)).await;
+    let vrg = env
+        .wait("app", "the capture", Duration::from_secs(300), |v| {
+            finished(v).is_some()
+        })
+        .await;
+    let growth = peak_rss_kib().saturating_sub(before);
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Succeeded, "{run:?}");
+    let stdout = &run.steps[0].results[0].stdout;
+    println!(
+        "hook printed {} MiB in {:?}; peak RSS of the operator grew {} KiB; stdout in status {} bytes",
+        PRINTED >> 20,
+        started.elapsed(),
+        growth,
+        stdout.len()
+    );
+    assert!(
+        stdout.starts_with("BEGIN\nxxx") && stdout.ends_with("xxx\nEND\n"),
+        "{stdout:.200}"
+    );
+    assert!(stdout.contains("bytes not kept"), "{stdout:.200}");
+    assert!(stdout.len() < 4096);
+    assert!(
+        growth < 64 * 1024,
+        "peak RSS grew {growth} KiB while a hook printed {} MiB",
+        PRINTED >> 20
+    );
+}
+
 #[tokio::test]
 async fn on_error_continue_goes_on_and_a_timeout_kills_the_command() {
     let env = Env::start("hooks-continue").await;

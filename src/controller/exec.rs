@@ -20,11 +20,12 @@ use crate::api::VolumeReplicationGroup;
 use crate::api::progress::HookResult;
 use crate::engine::HookObservation;
 use crate::hooks::exit_status::ExitStatus;
+use crate::hooks::output::Bounded;
 use crate::hooks::select::{self, Choice, Owner};
 use crate::recipe::model::SelectResource;
 use crate::recipe::plan::{Action, ExecStep, Step, Target};
 
-/// Output kept per stream in status (the rest is cut: status must stay small).
+/// Output kept per stream in status: its head and tail, half each (status must stay small).
 pub const OUTPUT_LIMIT: usize = 2048;
 /// How often a check is re-evaluated, and a restore hook looks for Running pods.
 pub(super) const POLL: Duration = Duration::from_secs(1);
@@ -120,8 +121,19 @@ async fn run(client: &kube::Client, step: &Step, inverse: bool) -> Outcome {
     }
 }
 
-fn cut(s: &str) -> String {
-    super::status::truncate(s, OUTPUT_LIMIT)
+/// Reads `stream` to its end into `into`, which keeps only its head and tail: a command's output
+/// never costs more than [`OUTPUT_LIMIT`] per stream, however much it prints.
+async fn bounded(stream: Option<impl tokio::io::AsyncRead + Unpin>, into: &mut Bounded) {
+    let Some(mut stream) = stream else {
+        return;
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        into.push(&buf[..n]);
+    }
 }
 
 /// Every object of kind `K` in `ns`, reduced to what pod selection needs.
@@ -280,21 +292,12 @@ async fn exec_one(
         .stderr(true);
     let work = async {
         let mut process = pods.exec(&choice.pod, argv.to_vec(), &params).await?;
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let mut stdout = process.stdout();
-        let mut stderr = process.stderr();
+        let (mut out, mut err) = (Bounded::new(OUTPUT_LIMIT), Bounded::new(OUTPUT_LIMIT));
         let status = process.take_status();
-        let read_out = async {
-            if let Some(s) = stdout.as_mut() {
-                let _ = s.read_to_end(&mut out).await;
-            }
-        };
-        let read_err = async {
-            if let Some(s) = stderr.as_mut() {
-                let _ = s.read_to_end(&mut err).await;
-            }
-        };
-        tokio::join!(read_out, read_err);
+        tokio::join!(
+            bounded(process.stdout(), &mut out),
+            bounded(process.stderr(), &mut err)
+        );
         let status = match status {
             Some(s) => s.await,
             None => None,
@@ -308,8 +311,8 @@ async fn exec_one(
         }
         Ok(Err(e)) => result.message = Some(format!("exec failed: {e}")),
         Ok(Ok((out, err, status))) => {
-            result.stdout = cut(&String::from_utf8_lossy(&out));
-            result.stderr = cut(&String::from_utf8_lossy(&err));
+            result.stdout = out.text();
+            result.stderr = err.text();
             match status.map(|s| ExitStatus::from_status(&s)) {
                 Some(ExitStatus::Success) => result.exit_code = Some(0),
                 Some(ExitStatus::Code(c)) => {
