@@ -407,14 +407,7 @@ async fn an_operator_restart_resumes_the_run_without_repeating_a_step() {
     env.driver().behaviour.lock().unwrap().hold = true;
     let recipe = "    recipe:\n      groups: [{name: first}, {name: second}]\n      workflows: [{name: backup, sequence: [{group: first}, {group: second}]}]\n";
     env.apply(&vrg("app", "1h", recipe)).await;
-    env.wait("app", "step 1 to run", TIMEOUT, |v| {
-        v.status
-            .as_ref()
-            .and_then(|s| s.kube_object_protection.as_ref())
-            .and_then(|k| k.current_step.as_deref())
-            .is_some_and(|s| s.contains("group first"))
-    })
-    .await;
+    env.wait_step("app", "group first", TIMEOUT).await;
     env.restart_controller();
     tokio::time::sleep(Duration::from_millis(500)).await;
     env.driver().behaviour.lock().unwrap().hold = false;
@@ -828,14 +821,7 @@ async fn a_recipe_edit_mid_run_ends_the_run_cleanly_and_the_next_uses_the_new_pl
     env.driver().behaviour.lock().unwrap().hold = true;
     let three = "    recipe:\n      groups: [{name: first}, {name: second}, {name: third}]\n      workflows: [{name: backup, sequence: [{group: first}, {group: second}, {group: third}]}]\n";
     env.apply(&vrg("app", "1h", three)).await;
-    env.wait("app", "step 1 to run", TIMEOUT, |v| {
-        v.status
-            .as_ref()
-            .and_then(|s| s.kube_object_protection.as_ref())
-            .and_then(|k| k.current_step.as_deref())
-            .is_some_and(|s| s.contains("group first"))
-    })
-    .await;
+    env.wait_step("app", "group first", TIMEOUT).await;
     // Shortened and replaced while step 1's Backups run.
     let one = "    recipe:\n      groups: [{name: only}]\n      workflows: [{name: backup, sequence: [{group: only}]}]\n";
     env.apply(&vrg("app", "1h", one)).await;

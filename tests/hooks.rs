@@ -11,50 +11,12 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 use support::env::{Env, condition, options};
+use support::hooks::{finished, lines, vrg};
 use support::rbac::shipped_role_client;
-use vrg_operator::api::VolumeReplicationGroup;
-use vrg_operator::api::progress::{RunPhase, StepPhase, WorkflowRun};
+use vrg_operator::api::progress::{RunPhase, StepPhase};
 use vrg_testenv::shared;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
-
-/// The trace file of this test in kwok's work directory, where exec'd commands run.
-fn trace(env: &Env) -> std::path::PathBuf {
-    shared().kwok_workdir.join(format!("trace-{}", env.ns))
-}
-
-fn lines(env: &Env) -> Vec<String> {
-    std::fs::read_to_string(trace(env))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn vrg(recipe: &str) -> String {
-    format!(
-        "apiVersion: ramendr.openshift.io/v1alpha1
-kind: VolumeReplicationGroup
-metadata: {{name: app}}
-spec:
-  replicationState: primary
-  s3Profiles: [east]
-  kubeObjectProtection:
-    captureInterval: 1h
-    recipe:
-{recipe}"
-    )
-}
-
-fn finished(v: &VolumeReplicationGroup) -> Option<WorkflowRun> {
-    v.status
-        .as_ref()?
-        .kube_object_protection
-        .as_ref()?
-        .run
-        .clone()
-        .filter(|r| r.phase != RunPhase::Running)
-}
 
 #[tokio::test]
 async fn quiesce_group_unquiesce_run_in_order_exactly_once() {
@@ -209,74 +171,6 @@ async fn a_later_failure_undoes_every_earlier_op_newest_first() {
 
 /// Pausing a VRG mid-run (STOP_RECIPE_RECONCILE) stops the run: the op in flight is waited for,
 /// nothing new starts, and what the run quiesced is undone before it ends.
-#[tokio::test]
-async fn pausing_mid_run_stops_the_run_and_undoes_what_it_quiesced() {
-    let env = Env::start("hooks-pause").await;
-    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
-    let file = format!("trace-{}", env.ns);
-    let recipe = format!(
-        "      groups: [{{name: data}}]
-      hooks:
-        - name: db
-          type: exec
-          labelSelector: app=db
-          ops:
-            - {{name: quiesce, inverseOp: unquiesce, command: '[\"/bin/sh\", \"-c\", \"echo quiesce >> {file}\"]'}}
-            - {{name: unquiesce, command: '[\"/bin/sh\", \"-c\", \"echo unquiesce >> {file}\"]'}}
-            - {{name: slow, command: '[\"/bin/sh\", \"-c\", \"echo slow >> {file}; sleep 2\"]'}}
-      workflows:
-        - name: backup
-          sequence: [{{hook: db/quiesce}}, {{hook: db/slow}}, {{group: data}}]
-"
-    );
-    env.apply(&vrg(&recipe)).await;
-    env.wait("app", "the slow op to start", TIMEOUT, |v| {
-        v.status
-            .as_ref()
-            .and_then(|s| s.kube_object_protection.as_ref())
-            .and_then(|k| k.current_step.as_deref())
-            .is_some_and(|s| s.contains("hook db/slow"))
-    })
-    .await;
-    let paused = vrg(&recipe).replace(
-        "    captureInterval: 1h\n",
-        "    captureInterval: 1h\n    recipeParameters: {STOP_RECIPE_RECONCILE: [\"true\"]}\n",
-    );
-    env.apply(&paused).await;
-    let vrg = env
-        .wait("app", "the run to stop", TIMEOUT, |v| finished(v).is_some())
-        .await;
-    let run = finished(&vrg).unwrap();
-    assert_eq!(run.phase, RunPhase::Failed);
-    let message = run.message.clone().unwrap();
-    assert!(
-        message.starts_with("the VRG was paused")
-            && message.ends_with("inverse op unquiesce succeeded"),
-        "{message}"
-    );
-    let phases: Vec<StepPhase> = run.steps.iter().map(|s| s.phase).collect();
-    assert_eq!(
-        phases,
-        [
-            StepPhase::Succeeded,
-            StepPhase::Succeeded,
-            StepPhase::Skipped
-        ],
-        "the op in flight was waited for; the group never started"
-    );
-    assert_eq!(lines(&env), ["quiesce", "slow", "unquiesce"]);
-    assert!(
-        env.backups()
-            .list(&env.own())
-            .await
-            .unwrap()
-            .items
-            .is_empty(),
-        "no Backup while paused"
-    );
-    assert!(condition(&vrg, "RecipeReady").is_some_and(|c| c.reason == "Paused"));
-}
-
 /// The peak resident set of this process (the controller runs in it) so far, from /proc.
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -539,14 +433,7 @@ async fn an_operator_restart_during_an_exec_reruns_it_as_a_new_attempt() {
           sequence: [{hook: db/slow}, {group: data}]
 ";
     env.apply(&vrg(recipe)).await;
-    env.wait("app", "the exec to start", TIMEOUT, |v| {
-        v.status
-            .as_ref()
-            .and_then(|s| s.kube_object_protection.as_ref())
-            .and_then(|k| k.current_step.as_deref())
-            .is_some_and(|s| s.contains("hook db/slow"))
-    })
-    .await;
+    env.wait_step("app", "hook db/slow", TIMEOUT).await;
     env.restart_controller();
     let vrg = env
         .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())

@@ -87,14 +87,7 @@ spec:
 ",
     )
     .await;
-    env.wait("app", "step 1 to run", TIMEOUT, |v| {
-        v.status
-            .as_ref()
-            .and_then(|s| s.kube_object_protection.as_ref())
-            .and_then(|k| k.current_step.as_deref())
-            .is_some_and(|s| s.contains("group first"))
-    })
-    .await;
+    env.wait_step("app", "group first", TIMEOUT).await;
 
     // Only the holder acts; the standby answers its probes and has reconciled nothing.
     let (leader, standby) = match operators.iter().position(|o| o.name == first) {

@@ -86,6 +86,16 @@ pub struct Acted {
     pub hook_starts: Vec<HookStart>,
 }
 
+impl Acted {
+    /// Nothing started; woken only by a change.
+    pub fn idle() -> Self {
+        Self {
+            requeue: Requeue::await_change(),
+            hook_starts: vec![],
+        }
+    }
+}
+
 pub async fn act(
     vrg: &VolumeReplicationGroup,
     ctx: &Context,
@@ -121,7 +131,7 @@ pub async fn act(
     };
     let generation = view.generation;
     let started = match &decision.step {
-        Step::Drive => kop.run.clone(),
+        Step::Drive | Step::Stop => kop.run.clone(),
         Step::Recover(source) => {
             let id = format!(
                 "restore-{}-g{generation}-{}",
@@ -212,16 +222,12 @@ pub async fn act(
         .kube_object_protection
         .get_or_insert_with(KubeObjectProtectionStatus::default);
     if let Some(run) = started.filter(|r| r.phase == RunPhase::Running) {
-        let workflow = match run.workflow.as_str() {
-            "restore" => plan.restore.as_ref(),
-            _ => plan.backup.as_ref(),
-        };
-        match workflow {
+        match workflow_of(plan, &run) {
             Some(workflow) => {
                 let pass = Pass {
                     recipe: inputs.recipe,
                     now,
-                    halt: None,
+                    halt: (decision.step == Step::Stop).then_some(engine::Halt::Demoted),
                 };
                 let (next, starts) = drive::step(ctx, &owner, plan, workflow, &run, pass).await?;
                 hook_starts = starts;
@@ -310,8 +316,17 @@ pub async fn act(
     })
 }
 
-/// Stops a run in progress for `halt` (the VRG was paused): nothing new starts, and the run
-/// unwinds and ends (`engine::halt`). Nothing to do without a running run.
+/// The workflow of `plan` that `run` executes, if the plan still has it.
+fn workflow_of<'p>(plan: &'p Plan, run: &WorkflowRun) -> Option<&'p WorkflowPlan> {
+    match run.workflow.as_str() {
+        "restore" => plan.restore.as_ref(),
+        _ => plan.backup.as_ref(),
+    }
+}
+
+/// Stops a run in progress for `halt` (the VRG was paused or deleted): nothing new starts, and
+/// the run unwinds and ends (`engine::halt`). `None`: no run to halt (none is running, or its
+/// workflow left the recipe).
 pub async fn halt(
     vrg: &VolumeReplicationGroup,
     ctx: &Context,
@@ -319,23 +334,15 @@ pub async fn halt(
     status: &mut VolumeReplicationGroupStatus,
     now: Timestamp,
     halt: engine::Halt,
-) -> Result<Acted, Error> {
-    let idle = Acted {
-        requeue: Requeue::await_change(),
-        hook_starts: vec![],
-    };
+) -> Result<Option<Acted>, Error> {
     let kop = status
         .kube_object_protection
         .get_or_insert_with(KubeObjectProtectionStatus::default);
     let Some(run) = kop.run.clone().filter(|r| r.phase == RunPhase::Running) else {
-        return Ok(idle);
+        return Ok(None);
     };
-    let workflow = match run.workflow.as_str() {
-        "restore" => plan.restore.as_ref(),
-        _ => plan.backup.as_ref(),
-    };
-    let Some(workflow) = workflow else {
-        return Ok(idle); // The workflow left the recipe: the next unpaused pass ends the run.
+    let Some(workflow) = workflow_of(plan, &run) else {
+        return Ok(None); // The workflow left the recipe: the next unpaused pass ends the run.
     };
     let (namespace, name) = (vrg.namespace().unwrap_or_default(), vrg.name_any());
     let owner = Owner {
@@ -366,10 +373,10 @@ pub async fn halt(
         .get_or_insert_with(KubeObjectProtectionStatus::default);
     kop.current_step = current_step(&next.run);
     kop.run = Some(next.run);
-    Ok(Acted {
+    Ok(Some(Acted {
         requeue,
         hook_starts,
-    })
+    }))
 }
 
 /// How often rotation looks again at DeleteBackupRequests in flight, or for the sync that

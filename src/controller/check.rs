@@ -7,7 +7,7 @@ use tokio::time::Instant;
 
 use super::exec::{Outcome, POLL};
 use crate::api::progress::HookResult;
-use crate::hooks::select;
+use crate::hooks::{budget, select};
 use crate::recipe::model::SelectResource;
 use crate::recipe::plan::CheckStep;
 
@@ -96,7 +96,7 @@ pub(super) async fn check_step(
                         })
                         .collect();
                     if failing.is_empty() {
-                        let results = selected
+                        let results: Vec<HookResult> = selected
                             .iter()
                             .map(|o| HookResult {
                                 target: o.metadata.name.clone().unwrap_or_default(),
@@ -107,11 +107,14 @@ pub(super) async fn check_step(
                                 message: Some("condition true".into()),
                             })
                             .collect();
-                        return (
-                            true,
-                            format!("{} holds on {} object(s)", check.condition, selected.len()),
-                            results,
-                        );
+                        let (results, note) = budget::keep(results, |_| false);
+                        let held =
+                            format!("{} holds on {} object(s)", check.condition, selected.len());
+                        let message = match note {
+                            Some(note) => format!("{held}; {note}"),
+                            None => held,
+                        };
+                        return (true, message, results);
                     }
                     last = failing.join("; ");
                 }

@@ -5,8 +5,6 @@
 pub enum Error {
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("serialising {0}")]
     Serde(#[from] serde_json::Error),
     #[error("VRG {0} has no namespace")]
@@ -20,7 +18,6 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Kube(_) => "kube",
-            Self::Finalizer(_) => "finalizer",
             Self::Serde(_) => "serde",
             Self::NoNamespace(_) => "no_namespace",
             Self::ClusterId(_) => "cluster_id",

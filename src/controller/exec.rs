@@ -19,6 +19,7 @@ use super::hooks::{HookKey, HookRunner};
 use crate::api::VolumeReplicationGroup;
 use crate::api::progress::HookResult;
 use crate::engine::HookObservation;
+use crate::hooks::budget;
 use crate::hooks::exit_status::ExitStatus;
 use crate::hooks::output::Bounded;
 use crate::hooks::select::{self, Choice, Owner};
@@ -36,6 +37,8 @@ pub(super) type Outcome = (bool, String, Vec<HookResult>);
 pub struct ExecRunner {
     client: kube::Client,
     tasks: Mutex<HashMap<HookKey, Option<Outcome>>>,
+    /// How many `tasks` holds, exported as a metric.
+    held: prometheus_client::metrics::gauge::Gauge,
     /// Wakes the VRG whose hook task just finished.
     wake: UnboundedSender<ObjectRef<VolumeReplicationGroup>>,
 }
@@ -44,23 +47,37 @@ pub struct ExecRunner {
 pub type Wakes = UnboundedReceiver<ObjectRef<VolumeReplicationGroup>>;
 
 impl ExecRunner {
-    pub fn new(client: kube::Client) -> (Arc<Self>, Wakes) {
+    pub fn new(
+        client: kube::Client,
+        held: prometheus_client::metrics::gauge::Gauge,
+    ) -> (Arc<Self>, Wakes) {
         let (wake, wakes) = unbounded_channel();
         (
             Arc::new(Self {
                 client,
                 tasks: Mutex::new(HashMap::new()),
+                held,
                 wake,
             }),
             wakes,
         )
     }
 
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<HookKey, Option<Outcome>>> {
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count(&self, tasks: &HashMap<HookKey, Option<Outcome>>) {
+        self.held
+            .set(i64::try_from(tasks.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Records a task's outcome, unless its VRG was forgotten meanwhile (deleted).
     fn finish(self: &Arc<Self>, key: &HookKey, outcome: Outcome) {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.clone(), Some(outcome));
+        match self.tasks().get_mut(key) {
+            Some(slot) => *slot = Some(outcome),
+            None => return,
+        }
         let _ = self
             .wake
             .send(ObjectRef::new(&key.vrg_name).within(&key.vrg_namespace));
@@ -74,7 +91,7 @@ impl HookRunner for SharedExecRunner {
     fn start(&self, key: HookKey, step: &Step) {
         let runner = self.0.clone();
         {
-            let mut tasks = runner.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tasks = runner.tasks();
             if tasks.contains_key(&key) {
                 return;
             }
@@ -85,6 +102,7 @@ impl HookRunner for SharedExecRunner {
                     || k.run_id == key.run_id
             });
             tasks.insert(key.clone(), None);
+            runner.count(&tasks);
         }
         let step = step.clone();
         tokio::spawn(async move {
@@ -94,13 +112,7 @@ impl HookRunner for SharedExecRunner {
     }
 
     fn observe(&self, key: &HookKey) -> HookObservation {
-        match self
-            .0
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-        {
+        match self.0.tasks().get(key) {
             None => HookObservation::NotRunning,
             Some(None) => HookObservation::Running,
             Some(Some((ok, message, results))) => HookObservation::Finished {
@@ -109,6 +121,12 @@ impl HookRunner for SharedExecRunner {
                 results: results.clone(),
             },
         }
+    }
+
+    fn forget(&self, namespace: &str, name: &str) {
+        let mut tasks = self.0.tasks();
+        tasks.retain(|k, _| k.vrg_namespace != namespace || k.vrg_name != name);
+        self.0.count(&tasks);
     }
 }
 
@@ -255,11 +273,11 @@ async fn exec_step(
             results.push(result);
             if failed {
                 let why = message.unwrap_or_else(|| "failed".into());
-                return (false, format!("{summary}: {why}"), results);
+                return kept(false, format!("{summary}: {why}"), results);
             }
         }
     }
-    (
+    kept(
         true,
         format!(
             "{} command(s) succeeded in {} pod(s)",
@@ -268,6 +286,15 @@ async fn exec_step(
         ),
         results,
     )
+}
+
+/// The outcome with only the results status keeps (failures first), saying what it left out.
+fn kept(ok: bool, message: String, results: Vec<HookResult>) -> Outcome {
+    let (results, note) = budget::keep(results, |r| r.exit_code != Some(0));
+    match note {
+        Some(note) => (ok, format!("{message}; {note}"), results),
+        None => (ok, message, results),
+    }
 }
 
 /// Runs one command in one container; the stream is closed when the deadline passes.

@@ -21,6 +21,8 @@ pub trait HookRunner: Send + Sync {
     fn start(&self, key: HookKey, step: &Step);
     /// How the task for `key` is doing; `NotRunning` if there is none (e.g. after a restart).
     fn observe(&self, key: &HookKey) -> HookObservation;
+    /// Drops everything held for the VRG `namespace/name` (it was deleted).
+    fn forget(&self, namespace: &str, name: &str);
 }
 
 /// A hook task the engine decided to start, held back until the run's new status (the step

@@ -5,14 +5,17 @@
 mod act;
 mod cache;
 mod check;
+mod cleanup;
 mod context;
 mod discovery;
 mod drive;
 mod error;
 mod events;
 pub mod exec;
+mod finalizer;
 pub mod hooks;
 mod observe;
+mod recipes;
 mod reconcile;
 mod recorder;
 mod rotation;
@@ -29,7 +32,8 @@ use kube::{Resource, ResourceExt};
 
 pub use context::Context;
 pub use error::Error;
-pub use reconcile::{CAPTURE_NOW, FINALIZER};
+pub use finalizer::FINALIZER;
+pub use reconcile::CAPTURE_NOW;
 
 use crate::api::{Recipe, VolumeReplicationGroup};
 pub use crate::lifecycle::DeletePolicy as OnDelete;
@@ -97,7 +101,7 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
     // and a finished hook task.
     let (changes, velero_wakes) = tokio::sync::mpsc::unbounded_channel();
     let velero = cache::VeleroCache::start(&client, &velero_namespace, changes).await;
-    let (runner, hook_wakes) = exec::ExecRunner::new(client.clone());
+    let (runner, hook_wakes) = exec::ExecRunner::new(client.clone(), metrics.hook_tasks.clone());
     let wakes = futures::stream::select(receive(velero_wakes), receive(hook_wakes));
     let site = context::Site {
         velero_namespace: velero_namespace.clone(),

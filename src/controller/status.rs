@@ -10,6 +10,7 @@ use super::Error;
 use crate::api::VolumeReplicationGroup;
 use crate::api::progress::{StepPhase, StepProgress, WorkflowRun};
 use crate::api::vrg::VolumeReplicationGroupStatus;
+use crate::hooks::budget;
 
 pub const RECIPE_READY: &str = "RecipeReady";
 pub const CLUSTER_DATA_PROTECTED: &str = "ClusterDataProtected";
@@ -62,11 +63,22 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// Writes the status when it changed, as a JSON merge patch from the status read to the new
 /// one. A merge patch keeps every field it does not name, so a field the new status leaves out
 /// is named with `null`: what was cleared here is cleared on the server too.
+///
+/// The run's per-target results are first fitted to the status budget (`hooks::budget`).
 pub async fn write(
     api: &Api<VolumeReplicationGroup>,
     vrg: &VolumeReplicationGroup,
     status: &VolumeReplicationGroupStatus,
 ) -> Result<(), Error> {
+    let mut status = status.clone();
+    if let Some(run) = status
+        .kube_object_protection
+        .as_mut()
+        .and_then(|k| k.run.as_mut())
+    {
+        budget::fit(run, budget::RUN_BUDGET);
+    }
+    let status = &status;
     if vrg.status.as_ref() == Some(status) {
         return Ok(());
     }

@@ -243,6 +243,11 @@ pub fn next(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed) -> Next
 pub enum Halt {
     /// `STOP_RECIPE_RECONCILE` was set while the run was in progress.
     Paused,
+    /// The VRG was turned secondary while the run (not a relocation's final capture) was in
+    /// progress.
+    Demoted,
+    /// The VRG was deleted while the run was in progress.
+    Deleted,
 }
 
 impl Halt {
@@ -251,12 +256,15 @@ impl Halt {
             Halt::Paused => {
                 "the VRG was paused (STOP_RECIPE_RECONCILE) while the run was in progress"
             }
+            Halt::Demoted => "the VRG was turned secondary while the run was in progress",
+            Halt::Deleted => "the VRG was deleted while the run was in progress",
         }
     }
 }
 
 /// Stops `run` for `halt`: nothing new starts, what runs is waited for, then the run unwinds
-/// (`unwind`) and ends `Failed`, saying why.
+/// (`unwind`) and ends `Failed`, saying why. A run whose last step was the one in flight has
+/// nothing left to skip: it ends as its steps ended.
 pub fn halt(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed, halt: Halt) -> Next {
     let mut run = run.clone();
     let mut actions = vec![];
@@ -267,6 +275,24 @@ pub fn halt(plan: &WorkflowPlan, run: &WorkflowRun, observed: &Observed, halt: H
             actions,
             wake_after: None,
         };
+    }
+    let unwinding = run.steps.iter().any(|s| s.inverse.is_some());
+    let last_in_flight = !unwinding
+        && same_plan(plan, &run)
+        && run
+            .steps
+            .iter()
+            .all(|s| matches!(s.phase, StepPhase::Succeeded | StepPhase::Running));
+    if last_in_flight {
+        let mut drained = run.clone();
+        if !drain(&mut drained, observed, why)
+            && drained
+                .steps
+                .iter()
+                .all(|s| s.phase == StepPhase::Succeeded)
+        {
+            return next(plan, &run, observed);
+        }
     }
     let busy = drain(&mut run, observed, why) || {
         unwind::queue(plan, &mut run, None);

@@ -182,3 +182,32 @@ fn a_halted_run_waits_for_its_running_step_starts_nothing_and_unwinds() {
     let again = halt(&plan, &n.run, &inverses(8, &[]), Halt::Paused);
     assert!(again.actions.is_empty(), "an ended run stays ended");
 }
+
+#[test]
+fn a_halted_run_whose_last_step_was_in_flight_ends_as_its_steps_ended() {
+    let plan = plan(&["hook: h/freeze", "group: g0"], "any-error");
+    let n = until_stopped(&plan, &[hook_finished(true)]);
+    let running = Observation::Velero(vec![Some(ObjectProgress::Running)]);
+    let n = halt(&plan, &n.run, &observe(5, &[(1, running)]), Halt::Demoted);
+    assert_eq!(n.run.phase, RunPhase::Running, "g0's Backup is waited for");
+    let n = halt(&plan, &n.run, &observe(6, &[(1, done())]), Halt::Demoted);
+    assert_eq!(n.run.phase, RunPhase::Succeeded, "nothing was skipped");
+    assert!(n.actions.is_empty(), "nothing to undo in a complete run");
+}
+
+#[test]
+fn every_halt_says_why_the_run_stopped() {
+    let plan = plan(&["hook: h/freeze", "group: g0", "group: g1"], "any-error");
+    for (halt_for, why) in [
+        (Halt::Paused, "the VRG was paused"),
+        (Halt::Demoted, "the VRG was turned secondary"),
+        (Halt::Deleted, "the VRG was deleted"),
+    ] {
+        let n = until_stopped(&plan, &[hook_finished(true)]);
+        let n = halt(&plan, &n.run, &observe(6, &[(1, done())]), halt_for);
+        let n = halt(&plan, &n.run, &inverses(7, &[(0, true)]), halt_for);
+        assert_eq!(n.run.phase, RunPhase::Failed);
+        let message = n.run.message.as_deref().unwrap();
+        assert!(message.starts_with(why), "{message}");
+    }
+}

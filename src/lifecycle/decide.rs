@@ -1,7 +1,8 @@
 //! What a VRG does now: drive its run, recover, capture, wait, fence, or stand by as secondary.
 //!
 //! A run in progress is always driven to its end before anything else starts (its Velero objects
-//! and hooks are never abandoned half way); everything below decides what starts next.
+//! and hooks are never abandoned half way; a run stopped by a turn to secondary waits for what it
+//! started and unwinds); everything below decides what starts next.
 
 use std::time::Duration;
 
@@ -37,6 +38,9 @@ pub struct Decision {
 pub enum Step {
     /// Drive the run in status; it is in progress.
     Drive,
+    /// Stop the run in progress and unwind it: the VRG was turned secondary while it ran (a
+    /// relocation's final capture is driven instead).
+    Stop,
     /// Start restoring this capture.
     Recover(Source),
     /// Start capture `number` in lineage `epoch`.
@@ -209,7 +213,15 @@ fn secondary(
     kop.recovery = None;
     kop.recovered_generation = None;
     if running {
-        return only(Step::Drive);
+        let final_capture = kop
+            .run
+            .as_ref()
+            .is_some_and(|r| r.workflow == "backup" && r.final_capture);
+        return only(if final_capture {
+            Step::Drive
+        } else {
+            Step::Stop
+        });
     }
     let relocating = vrg.action == Some(VrgAction::Relocate);
     if !relocating || !vrg.has_backup || kop.final_capture_generation == Some(vrg.generation) {

@@ -381,7 +381,8 @@ impl Model {
             self.clusters[c].deletions.insert(name.clone());
         }
         match decision.step {
-            Step::Drive => self.drive(c, &mut vrg, &world),
+            Step::Drive => self.drive(c, &mut vrg, &world, false),
+            Step::Stop => self.drive(c, &mut vrg, &world, true),
             Step::Recover(source) => {
                 if vrg.spec.action == Some(VrgAction::Failover)
                     && let Some(floor) = &self.clusters[c].failover_floor
@@ -462,7 +463,8 @@ impl Model {
     }
 
     /// Advances the run in progress as the engine would, and concludes it once it ends.
-    fn drive(&mut self, c: usize, vrg: &mut SimVrg, world: &World) {
+    /// Drives the run; `stop`: it was halted, and ends `Failed` once nothing it started runs.
+    fn drive(&mut self, c: usize, vrg: &mut SimVrg, world: &World, stop: bool) {
         let Some(run) = vrg.kop.run.as_mut() else {
             return;
         };
@@ -508,6 +510,9 @@ impl Model {
                 None if self.clusters[c].fail_restores => RunPhase::Failed,
                 None => RunPhase::Succeeded,
             };
+        }
+        if stop {
+            run.phase = RunPhase::Failed;
         }
         run.end_time = Some(Time(at(self.now)));
         let restored = run.workflow == "restore" && run.phase == RunPhase::Succeeded;

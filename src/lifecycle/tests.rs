@@ -622,6 +622,31 @@ fn a_running_restore_is_driven_to_its_end_whatever_the_spec_says() {
 }
 
 #[test]
+fn turning_secondary_stops_a_capture_or_recovery_but_drives_a_final_capture() {
+    let demoted = vrg(ReplicationState::Secondary, Some(VrgAction::Relocate));
+    let source = both("east", 1, 5);
+    for (run, expected) in [
+        (finished("backup", 6, RunPhase::Running, 0), Step::Stop),
+        (restore_run(&source, RunPhase::Running), Step::Stop),
+        (
+            WorkflowRun {
+                final_capture: true,
+                ..finished("backup", 6, RunPhase::Running, 0)
+            },
+            Step::Drive,
+        ),
+    ] {
+        let mut kop = KubeObjectProtectionStatus {
+            epoch: Some(1),
+            run: Some(run),
+            ..Default::default()
+        };
+        let d = decide(&demoted, &world("east", vec![source.clone()], 10), &mut kop);
+        assert_eq!(d.step, expected);
+    }
+}
+
+#[test]
 fn deleting_keeps_captures_unless_asked_and_never_touches_another_clusters() {
     let w = world(
         "east",

@@ -47,6 +47,8 @@ pub struct Metrics {
     pub step_duration: Family<StepLabels, Histogram, fn() -> Histogram>,
     /// 1 while this process holds the leader lease (or runs without leader election), else 0.
     pub leader: Gauge,
+    /// Hook tasks held in memory: running, or finished and not yet recorded in status.
+    pub hook_tasks: Gauge,
     /// Requests to the API server, by method and status code (see `telemetry::client`).
     pub api_requests: Family<super::client::RequestLabels, Counter>,
     /// Set once the caches are synced and the controller runs (`/readyz`).
@@ -65,6 +67,7 @@ impl Default for Metrics {
             steps: Family::default(),
             step_duration: Family::new_with_constructor(seconds_histogram),
             leader: Gauge::default(),
+            hook_tasks: Gauge::default(),
             api_requests: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
@@ -104,6 +107,11 @@ impl Default for Metrics {
             "leader",
             "1 while this replica acts (holds the leader lease), 0 on standby",
             m.leader.clone(),
+        );
+        registry.register(
+            "hook_tasks",
+            "Hook tasks held in memory (running, or finished and not yet recorded in status)",
+            m.hook_tasks.clone(),
         );
         registry.register(
             "api_requests",

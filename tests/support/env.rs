@@ -269,6 +269,24 @@ impl Env {
         }
     }
 
+    /// Waits until VRG `name`'s run is at a step whose description (`currentStep`, e.g.
+    /// `backup-1 step 2/3: hook db/slow`) contains `step`.
+    pub async fn wait_step(
+        &self,
+        name: &str,
+        step: &str,
+        timeout: Duration,
+    ) -> VolumeReplicationGroup {
+        self.wait(name, &format!("step {step} to run"), timeout, |v| {
+            v.status
+                .as_ref()
+                .and_then(|s| s.kube_object_protection.as_ref())
+                .and_then(|k| k.current_step.as_deref())
+                .is_some_and(|s| s.contains(step))
+        })
+        .await
+    }
+
     /// Waits until `check` holds for VRG `name`, returning it.
     pub async fn wait(
         &self,

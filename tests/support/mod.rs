@@ -2,6 +2,7 @@
 
 pub mod dr;
 pub mod env;
+pub mod hooks;
 pub mod http;
 pub mod operator;
 pub mod rbac;
