@@ -327,3 +327,51 @@ async fn a_tenant_vrg_cannot_capture_or_restore_cluster_scoped_objects() {
             .is_empty()
     );
 }
+
+/// A `recipeRef` into another tenant's namespace is refused before anything is read there: a
+/// Recipe that exists (and has problems of its own) and one that does not give the same answer.
+#[tokio::test]
+async fn a_recipe_ref_into_another_namespace_learns_nothing_of_it() {
+    let env = Env::start("tenant-peek").await;
+    let other = shared()
+        .namespace(&env.client, "tenant-private")
+        .await
+        .unwrap();
+    let recipe: vrg_operator::api::Recipe = serde_saphyr::from_str(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {name: private}
+spec:
+  groups: [{name: secret-sauce}]
+  workflows: [{name: backup, sequence: [{group: no-such-group}]}]
+",
+    )
+    .unwrap();
+    Api::<vrg_operator::api::Recipe>::namespaced(env.client.clone(), &other)
+        .create(&Default::default(), &recipe)
+        .await
+        .unwrap();
+    for (vrg_name, recipe_name) in [("peek-present", "private"), ("peek-absent", "nothing")] {
+        let kop = format!("    recipeRef: {{name: {recipe_name}, namespace: {other}}}\n");
+        env.apply(&vrg(vrg_name, "", &kop)).await;
+    }
+    let mut answers = vec![];
+    for name in ["peek-present", "peek-absent"] {
+        let vrg = env
+            .wait(name, "RecipeReady=False", TIMEOUT, |v| {
+                is(v, "RecipeReady", "False")
+            })
+            .await;
+        answers.push(condition(&vrg, "RecipeReady").unwrap().message.clone());
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "an existing Recipe and a missing one look the same"
+    );
+    assert!(
+        answers[0].contains("a VRG may only use a Recipe in its own namespace"),
+        "{}",
+        answers[0]
+    );
+    assert!(!answers[0].contains("no-such-group") && !answers[0].contains("not found"));
+}

@@ -116,7 +116,7 @@ pub(super) async fn check_step(
                         };
                         return (true, message, results);
                     }
-                    last = failing.join("; ");
+                    last = listed(&failing);
                 }
             }
         }
@@ -124,5 +124,17 @@ pub(super) async fn check_step(
             return (false, format!("timed out waiting: {last}"), vec![]);
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Objects a check names in its message before it only counts the rest.
+const NAMED: usize = 5;
+
+/// `a: ...; b: ...; and 495 more` — a check over many objects keeps its message short.
+fn listed(failing: &[String]) -> String {
+    let named = failing[..failing.len().min(NAMED)].join("; ");
+    match failing.len().saturating_sub(NAMED) {
+        0 => named,
+        more => format!("{named}; and {more} more"),
     }
 }

@@ -46,6 +46,11 @@ pub(super) async fn read(
         .clone()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| owner.namespace.to_owned());
+    let settings = ctx.settings().await;
+    if !recipe::scope::recipe_ref_allowed(&settings.admin_namespaces, owner.namespace, &ns) {
+        // Refused at validation; reading it first would tell its existence, or its problems.
+        return Ok(out);
+    }
     let key = (ns.clone(), r.name.clone());
     if let Some(recipe) = Api::<Recipe>::namespaced(ctx.client.clone(), &ns)
         .get_opt(&r.name)

@@ -127,9 +127,10 @@ pub fn load_vrg(
             } else {
                 namespace.clone()
             };
-            scope.check_recipe_ref(&namespace, &mut p);
             let source = format!("Recipe {namespace}/{name}");
-            match recipes.recipe(&namespace, name) {
+            let allowed = scope.check_recipe_ref(&namespace, &mut p);
+            match allowed.then(|| recipes.recipe(&namespace, name)).flatten() {
+                None if !allowed => (None, source, &mut recipe_problems),
                 None => {
                     p.add(
                         format!("{KOP_PATH}.recipeRef"),

@@ -173,13 +173,37 @@ impl Scope {
         }
     }
 
-    /// A `recipeRef` to another namespace is allowed only from an admin namespace.
-    pub fn check_recipe_ref(&self, namespace: &str, p: &mut Problems) {
-        if namespace != self.vrg_namespace && !self.admin {
-            p.add(
-                format!("{KOP_PATH}.recipeRef.namespace"),
-                format!("a VRG may only use a Recipe in its own namespace (\"{}\"), not \"{namespace}\"", self.vrg_namespace),
-            );
+    /// Refuses a `recipeRef` into a namespace this VRG may not read Recipes from (see
+    /// [`recipe_ref_allowed`]); returns whether the reference is allowed.
+    pub fn check_recipe_ref(&self, namespace: &str, p: &mut Problems) -> bool {
+        if recipe_ref_allowed(&self.admin_namespaces, &self.vrg_namespace, namespace) {
+            return true;
         }
+        let message = if self.admin {
+            format!(
+                "a VRG in an admin namespace may only use a Recipe in an admin namespace ({}), not \"{namespace}\"",
+                self.admin_namespaces.join(", ")
+            )
+        } else {
+            format!(
+                "a VRG may only use a Recipe in its own namespace (\"{}\"), not \"{namespace}\"",
+                self.vrg_namespace
+            )
+        };
+        p.add(format!("{KOP_PATH}.recipeRef.namespace"), message);
+        false
     }
+}
+
+/// Whether a VRG in `vrg_namespace` may use a Recipe in `namespace`: its own namespace, or, for
+/// a VRG in an admin namespace, another admin namespace. Decided before the Recipe is read, so
+/// that a refused reference learns nothing of what is there (not even whether it exists).
+pub fn recipe_ref_allowed(
+    admin_namespaces: &[String],
+    vrg_namespace: &str,
+    namespace: &str,
+) -> bool {
+    namespace == vrg_namespace
+        || (admin_namespaces.iter().any(|a| a == vrg_namespace)
+            && admin_namespaces.iter().any(|a| a == namespace))
 }

@@ -836,3 +836,81 @@ fn label_selector_and_or_label_selectors_exclude_each_other() {
         "spec.kubeObjectProtection.recipe.groups[0].orLabelSelectors: Velero refuses a labelSelector together with orLabelSelectors",
     );
 }
+
+/// Records every Recipe looked up.
+struct Watched(std::cell::RefCell<Vec<(String, String)>>, Value);
+
+impl crate::recipe::RecipeLookup for Watched {
+    fn recipe(&self, namespace: &str, name: &str) -> Option<&Value> {
+        self.0.borrow_mut().push((namespace.into(), name.into()));
+        Some(&self.1)
+    }
+}
+
+fn lookups(vrg_namespace: &str, kop: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut doc = docs(&vrg(kop)).remove(0);
+    doc["metadata"]["namespace"] = vrg_namespace.into();
+    let watched = Watched(
+        Default::default(),
+        serde_json::json!({"kind": "Recipe", "spec": 3}),
+    );
+    let settings = Settings {
+        admin_namespaces: vec!["ops".into(), "ops-2".into()],
+        ..Settings::default()
+    };
+    let problems = match load_vrg(&doc, vrg_namespace, &watched, &settings) {
+        Ok(_) => vec![],
+        Err(p) => p.iter().map(ToString::to_string).collect(),
+    };
+    (watched.0.into_inner(), problems)
+}
+
+#[test]
+fn a_refused_recipe_ref_is_never_looked_up() {
+    let (looked, problems) = lookups("app", "    recipeRef: {name: r, namespace: elsewhere}\n");
+    assert!(looked.is_empty(), "{looked:?}");
+    assert_eq!(
+        problems.len(),
+        1,
+        "only the refusal, nothing of the Recipe: {problems:#?}"
+    );
+    assert_problem(
+        &problems,
+        "a VRG may only use a Recipe in its own namespace",
+    );
+    let (looked, _) = lookups("app", "    recipeRef: {name: r}\n");
+    assert_eq!(
+        looked,
+        [("app".into(), "r".into())],
+        "its own namespace is read"
+    );
+}
+
+#[test]
+fn an_admin_vrg_may_use_recipes_in_admin_namespaces_only() {
+    let (looked, problems) = lookups("ops", "    recipeRef: {name: r, namespace: app}\n");
+    assert!(looked.is_empty(), "{looked:?}");
+    assert_problem(
+        &problems,
+        "a VRG in an admin namespace may only use a Recipe in an admin namespace (ops, ops-2), not \"app\"",
+    );
+    let (looked, _) = lookups("ops", "    recipeRef: {name: r, namespace: ops-2}\n");
+    assert_eq!(looked, [("ops-2".into(), "r".into())]);
+}
+
+#[test]
+fn check_hooks_on_secrets_are_refused_in_any_spelling() {
+    for resource in ["v1/secrets", "core/v1/secrets", "v1/Secrets", "v1/secret"] {
+        let recipe = format!(
+            "      groups: [{{name: g}}]
+      hooks:
+        - {{name: h, type: check, selectResource: {resource}, nameSelector: s, chks: [{{name: c, condition: '{{$.data.k}} == x'}}]}}
+      workflows: [{{name: backup, sequence: [{{hook: h/c}}, {{group: g}}]}}]
+"
+        );
+        assert_problem(
+            &problems(&inline(&recipe)),
+            "check hooks on Secrets are refused",
+        );
+    }
+}

@@ -54,17 +54,16 @@ impl ConditionError {
     }
 }
 
-/// Why a condition could not be evaluated against an object.
+/// Why a condition could not be evaluated against an object. No variant carries a value read
+/// from the object.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum EvalError {
     #[error("{path} matched nothing")]
     MatchedNothing { path: String },
     #[error("{path} is {kind}, which cannot be compared; point the JSONPath at a single field")]
     NotScalar { path: String, kind: &'static str },
-    #[error("{op} compares numbers, but {operand} is {value:?}")]
-    NotANumber {
-        op: CmpOp,
-        operand: String,
-        value: String,
-    },
+    /// The value itself is never shown: messages go to status and Events, and a value read
+    /// from the cluster is not the recipe author's to see.
+    #[error("{op} compares numbers, but {operand} is not a number")]
+    NotANumber { op: CmpOp, operand: String },
 }

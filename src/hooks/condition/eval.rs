@@ -39,7 +39,6 @@ impl Comparison {
             _ => Err(EvalError::NotANumber {
                 op: self.op,
                 operand: operand.to_string(),
-                value: scalar.text.clone(),
             }),
         };
         let equal = || match (&left.kind, &right.kind) {

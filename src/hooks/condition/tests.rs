@@ -203,7 +203,7 @@ fn type_mismatches_are_errors_for_orderings() {
     let (dep, pod) = (deployment(), pod());
     assert_eq!(
         eval("{$.status.phase} > {1}", &pod).map_err(|e| e.to_string()),
-        Err(r#"> compares numbers, but {$.status.phase} is "Running""#.to_string())
+        Err("> compares numbers, but {$.status.phase} is not a number".to_string())
     );
     assert!(matches!(
         eval("{$.spec.replicas} <= {abc}", &dep),
@@ -269,4 +269,18 @@ fn precedence_parentheses_and_errors_in_groups() {
         eval(&format!("{f} || {missing}"), &dep),
         Err(EvalError::MatchedNothing { .. })
     ));
+}
+
+#[test]
+fn no_evaluation_error_shows_a_value_read_from_the_object() {
+    let secret = json!({"data": {"password": "hunter2-s3cr3t", "list": ["hunter2-s3cr3t"]}});
+    for condition in [
+        "{$.data.password} > {1}",
+        "{$.data.password} <= {$.data.password}",
+        "{$.data.list} == {x}",
+        "{$.data.missing} == {$.data.password}",
+    ] {
+        let message = eval(condition, &secret).unwrap_err().to_string();
+        assert!(!message.contains("hunter2"), "{condition}: {message}");
+    }
 }

@@ -202,7 +202,7 @@ fn select_resource(obj: &Obj, is_check: bool, p: &mut Problems) -> SelectResourc
         "daemonset" => SelectResource::DaemonSet,
         custom if is_check && custom.contains('/') => {
             let parts: Vec<&str> = custom.split('/').collect();
-            match parts.as_slice() {
+            let resource = match parts.as_slice() {
                 [version, plural] if !version.is_empty() && !plural.is_empty() => {
                     SelectResource::Custom {
                         group: String::new(),
@@ -221,7 +221,17 @@ fn select_resource(obj: &Obj, is_check: bool, p: &mut Problems) -> SelectResourc
                     p.add(obj.path_of("selectResource"), format!("\"{custom}\" is not \"group/version/plural\" (e.g. \"apps/v1/deployments\", \"v1/pods\")"));
                     SelectResource::Pod
                 }
+            };
+            if let SelectResource::Custom { group, plural, .. } = &resource
+                && is_secret(group, plural)
+            {
+                p.add(
+                    obj.path_of("selectResource"),
+                    format!("\"{custom}\": check hooks on Secrets are refused: a check reads every selected object in full, and a Secret's data is not the recipe's to read"),
+                );
+                return SelectResource::Pod;
             }
+            resource
         }
         other => {
             let known = ["pod", "deployment", "statefulset", "daemonset"];
@@ -235,6 +245,12 @@ fn select_resource(obj: &Obj, is_check: bool, p: &mut Problems) -> SelectResourc
             SelectResource::Pod
         }
     }
+}
+
+/// Core Secrets, in any spelling the API server would serve them under.
+fn is_secret(group: &str, plural: &str) -> bool {
+    (group.is_empty() || group.eq_ignore_ascii_case("core"))
+        && matches!(plural.to_ascii_lowercase().as_str(), "secrets" | "secret")
 }
 
 fn name_selector(s: &str, path: &str, p: &mut Problems) -> Option<NameSelector> {
