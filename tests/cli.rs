@@ -196,3 +196,31 @@ fn usage_errors_exit_2() {
         Some(2)
     );
 }
+
+#[test]
+fn validate_answers_as_an_operator_with_the_same_shared_cluster_settings() {
+    let example = path("examples/seed-inline-recipe.yaml");
+    let out = vrg_operator(&["validate", &example]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = vrg_operator(&["validate", "--exec-hooks", "none", &example]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("exec hooks are not allowed here"),
+        "{}",
+        stdout(&out)
+    );
+    let scheduled = path("examples/vrg-default-recipe.yaml");
+    let out = vrg_operator(&["validate", "--min-capture-interval", "1d", &scheduled]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("(--min-capture-interval)"),
+        "{}",
+        stdout(&out)
+    );
+    let out = vrg_operator(&["validate", "--exec-hooks", "sometimes", &example]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a misspelt setting is a usage error"
+    );
+}

@@ -166,7 +166,8 @@ fn helm_lint_passes() {
             "replicas=1,leaderElection.enabled=false,adminNamespaces={a,b},watchNamespace=w,\
          onDelete=delete-own-captures,clusterId=east,serviceAccount.create=false,serviceAccount.name=sa,\
          rbac.create=false,metrics.service.enabled=false,nodeSelector.disk=ssd,\
-         priorityClassName=high,extraArgs={--log=debug}",
+         priorityClassName=high,extraArgs={--log=debug},minCaptureInterval=10m,execHooks=admin,\
+         restoreOverwrite=none",
         );
     run(cmd);
 }
@@ -183,6 +184,22 @@ fn the_chart_refuses_unsafe_or_misspelt_values() {
     assert!(err.contains("replica"), "{err}");
     let err = helm_template("x", "ns", &["logFormat=xml"]).unwrap_err();
     assert!(err.contains("logFormat"), "{err}");
+    let err = helm_template("x", "ns", &["execHooks=sometimes"]).unwrap_err();
+    assert!(err.contains("execHooks"), "{err}");
+    let err = helm_template("x", "ns", &["minCaptureInterval=soon"]).unwrap_err();
+    assert!(err.contains("minCaptureInterval"), "{err}");
+    let docs = documents(&helm_template("x", "ns", &["execHooks=admin"]).unwrap());
+    let args = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
+    for arg in [
+        "--exec-hooks=admin",
+        "--restore-overwrite=all",
+        "--min-capture-interval=1m",
+    ] {
+        assert!(
+            args.as_array().unwrap().iter().any(|a| a == arg),
+            "{arg} not in {args}"
+        );
+    }
 }
 
 #[test]

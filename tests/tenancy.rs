@@ -375,3 +375,33 @@ spec:
     );
     assert!(!answers[0].contains("no-such-group") && !answers[0].contains("not found"));
 }
+
+/// With `--exec-hooks admin` a tenant's exec hook is refused at validation and never runs, and
+/// the minimum capture interval is the operator's.
+#[tokio::test]
+async fn the_operators_shared_cluster_settings_close_exec_hooks_to_tenants() {
+    let mut env = Env::start("tenant-settings").await;
+    let mut options = options(&env.velero_ns, &env.ns);
+    options.settings.exec_hooks = vrg_operator::recipe::scope::Allowed::Admin;
+    options.settings.min_capture_interval = Duration::from_secs(2 * 3600);
+    env.restart_controller_with(options);
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
+    let mark = trace_name(&env.ns);
+    env.apply(&vrg("app", "", &recipe_into(&env.ns, &mark)))
+        .await;
+    let vrg = env
+        .wait("app", "RecipeReady=False", TIMEOUT, |v| {
+            is(v, "RecipeReady", "False")
+        })
+        .await;
+    let message = &condition(&vrg, "RecipeReady").unwrap().message;
+    for text in [
+        "recipe.hooks[0].type: exec hooks are not allowed here",
+        "(--exec-hooks=admin)",
+        "captureInterval: 1h is shorter than the operator's minimum of 2h",
+    ] {
+        assert!(message.contains(text), "{text:?} not in {message:?}");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(trace(&env.ns), "", "the exec hook never ran");
+}

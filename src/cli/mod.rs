@@ -5,6 +5,7 @@
 
 mod documents;
 mod plan;
+mod policy;
 mod run;
 mod validate;
 
@@ -97,6 +98,8 @@ pub struct ScopeArgs {
     /// A namespace whose VRGs may protect other namespaces (repeatable); the operator's setting.
     #[arg(long = "admin-namespace", value_name = "NS", default_value = DEFAULT_OPERATOR_NAMESPACE)]
     admin_namespaces: Vec<String>,
+    #[command(flatten)]
+    policy: policy::PolicyArgs,
 }
 
 /// The resolved [`ScopeArgs`].
@@ -109,10 +112,7 @@ impl From<ScopeArgs> for Scope {
     fn from(a: ScopeArgs) -> Self {
         Self {
             namespace: a.namespace,
-            settings: Settings {
-                admin_namespaces: a.admin_namespaces,
-                ..Settings::default()
-            },
+            settings: a.policy.settings(a.admin_namespaces),
         }
     }
 }

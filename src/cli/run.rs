@@ -9,7 +9,6 @@ use clap::Args;
 use super::{EXIT_LEASE_LOST, EXIT_OK, EXIT_USAGE};
 use crate::controller::{OnDelete, Options};
 use crate::leader::{Election, Leadership};
-use crate::recipe::Settings;
 use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
 use crate::telemetry::{LogFormat, Metrics};
 
@@ -23,6 +22,8 @@ pub struct RunArgs {
     /// own namespace (`POD_NAMESPACE`), else vrg-operator-system.
     #[arg(long = "admin-namespace", value_name = "NS")]
     admin_namespaces: Vec<String>,
+    #[command(flatten)]
+    policy: super::policy::PolicyArgs,
     /// Reconcile only the VRGs of this namespace (default: all namespaces).
     #[arg(long, value_name = "NS")]
     watch_namespace: Option<String>,
@@ -167,10 +168,7 @@ fn options(args: RunArgs, metrics: Arc<Metrics>) -> Options {
         args.admin_namespaces
     };
     Options {
-        settings: Settings {
-            admin_namespaces,
-            ..Settings::default()
-        },
+        settings: args.policy.settings(admin_namespaces),
         velero_namespace: args.velero_namespace,
         watch_namespace: args.watch_namespace,
         on_delete: match args.on_delete {

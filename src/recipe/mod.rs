@@ -85,6 +85,7 @@ pub fn load_vrg(
         };
     };
     let scope = Scope::new(&view, settings, &mut p);
+    let capture_interval = at_least_minimum(doc, protection.capture_interval, settings, &mut p);
     let params = &protection.parameters;
     // Problems in a referenced Recipe are collected apart and attributed to it.
     let mut recipe_problems = Problems::default();
@@ -150,7 +151,7 @@ pub fn load_vrg(
         semantic::check(&recipe, "spec", rp);
         scope.check_recipe(&recipe, rp);
         Plan {
-            capture_interval: protection.capture_interval,
+            capture_interval,
             s3_profiles: view.s3_profiles.clone(),
             paused: paused(params),
             source,
@@ -170,6 +171,34 @@ pub fn load_vrg(
     }
 }
 
+/// The VRG's capture interval, refused when it asks for less than the operator's minimum; a
+/// VRG that asks nothing gets the default, raised to the minimum.
+fn at_least_minimum(
+    doc: &Value,
+    interval: Duration,
+    settings: &Settings,
+    p: &mut Problems,
+) -> Duration {
+    let minimum = settings.min_capture_interval;
+    if interval >= minimum {
+        return interval;
+    }
+    if doc["spec"]["kubeObjectProtection"]
+        .get("captureInterval")
+        .is_some()
+    {
+        p.add(
+            format!("{KOP_PATH}.captureInterval"),
+            format!(
+                "{} is shorter than the operator's minimum of {} (--min-capture-interval)",
+                humantime::format_duration(interval),
+                humantime::format_duration(minimum)
+            ),
+        );
+    }
+    minimum
+}
+
 /// Validates a Recipe document on its own (parameters unknown: each reference is assumed valid).
 pub fn check_recipe(doc: &Value) -> Vec<Problem> {
     let mut p = Problems::default();
@@ -181,6 +210,8 @@ pub fn check_recipe(doc: &Value) -> Vec<Problem> {
             allowed: vec![],
             cluster_scoped: vec![],
             admin_namespaces: vec![],
+            exec_hooks: scope::Allowed::All,
+            restore_overwrite: scope::Allowed::All,
         };
         for name in semantic::WORKFLOWS {
             plan::workflow(&recipe, name, &scope, &mut p);

@@ -4,8 +4,10 @@
 //! `protectedNamespaces`, and only those. An empty `includedNamespaces` means those namespaces,
 //! never "all namespaces".
 
+use std::time::Duration;
+
 use super::cluster_scoped::{self, ClusterScoped};
-use super::model::{Group, Hook, Recipe};
+use super::model::{Group, Hook, HookKind, Recipe};
 use super::problem::{Problems, index};
 use super::vrg::{KOP_PATH, VrgView};
 
@@ -16,6 +18,47 @@ pub struct Settings {
     pub admin_namespaces: Vec<String>,
     /// Cluster-scoped types beyond the built-in ones (the controller fills it from discovery).
     pub cluster_scoped: Vec<ClusterScoped>,
+    /// The shortest `captureInterval` a VRG may ask for: each capture costs Velero and the
+    /// object store, and one tenant's schedule must not starve the others'.
+    pub min_capture_interval: Duration,
+    /// Whose recipes may run exec hooks (commands in the application's pods, as any user in them).
+    pub exec_hooks: Allowed,
+    /// Whose groups may set `restoreOverwriteResources` (a restore that replaces live objects).
+    pub restore_overwrite: Allowed,
+}
+
+/// The shortest capture interval by default.
+pub const DEFAULT_MIN_CAPTURE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Which VRGs a feature is open to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allowed {
+    /// Every VRG.
+    #[default]
+    All,
+    /// VRGs in admin namespaces only.
+    Admin,
+    /// No VRG.
+    None,
+}
+
+impl Allowed {
+    fn permits(self, admin: bool) -> bool {
+        match self {
+            Allowed::All => true,
+            Allowed::Admin => admin,
+            Allowed::None => false,
+        }
+    }
+
+    /// The setting's value as its flag spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Allowed::All => "all",
+            Allowed::Admin => "admin",
+            Allowed::None => "none",
+        }
+    }
 }
 
 /// Namespace of the operator when nothing else says (the Helm chart and kustomize default).
@@ -26,6 +69,9 @@ impl Default for Settings {
         Self {
             admin_namespaces: vec![DEFAULT_OPERATOR_NAMESPACE.to_owned()],
             cluster_scoped: vec![],
+            min_capture_interval: DEFAULT_MIN_CAPTURE_INTERVAL,
+            exec_hooks: Allowed::All,
+            restore_overwrite: Allowed::All,
         }
     }
 }
@@ -41,6 +87,8 @@ pub struct Scope {
     pub cluster_scoped: Vec<ClusterScoped>,
     /// The operator's admin namespaces, for messages.
     pub admin_namespaces: Vec<String>,
+    pub exec_hooks: Allowed,
+    pub restore_overwrite: Allowed,
 }
 
 impl Scope {
@@ -67,6 +115,8 @@ impl Scope {
             allowed,
             cluster_scoped: settings.cluster_scoped.clone(),
             admin_namespaces: settings.admin_namespaces.clone(),
+            exec_hooks: settings.exec_hooks,
+            restore_overwrite: settings.restore_overwrite,
         }
     }
 
@@ -131,6 +181,46 @@ impl Scope {
         }
     }
 
+    /// What the operator's settings close to this VRG: exec hooks, overwriting restores.
+    fn check_settings(&self, recipe: &Recipe, p: &mut Problems) {
+        let closed = |allowed: Allowed, flag: &str| {
+            let whom = match allowed {
+                Allowed::Admin => {
+                    format!("to VRGs outside an admin namespace ({})", self.admin_list())
+                }
+                _ => "to every VRG".to_owned(),
+            };
+            format!(
+                "the operator closes this {whom} (--{flag}={})",
+                allowed.as_str()
+            )
+        };
+        if !self.exec_hooks.permits(self.admin) {
+            for hook in &recipe.hooks {
+                if matches!(hook.kind, HookKind::Exec(_)) {
+                    p.add(
+                        format!("{}.type", hook.path),
+                        format!(
+                            "exec hooks are not allowed here: {}",
+                            closed(self.exec_hooks, "exec-hooks")
+                        ),
+                    );
+                }
+            }
+        }
+        if !self.restore_overwrite.permits(self.admin) {
+            for group in recipe.groups.iter().filter(|g| g.restore_overwrite) {
+                p.add(
+                    format!("{}.restoreOverwriteResources", group.path),
+                    format!(
+                        "restoreOverwriteResources is not allowed here: {}",
+                        closed(self.restore_overwrite, "restore-overwrite")
+                    ),
+                );
+            }
+        }
+    }
+
     fn admin_list(&self) -> String {
         if self.admin_namespaces.is_empty() {
             "none configured".to_owned()
@@ -142,6 +232,7 @@ impl Scope {
     /// Reports every namespace the recipe names that the VRG may not touch, and every
     /// cluster-scoped type a tenant VRG asks for.
     pub fn check_recipe(&self, recipe: &Recipe, p: &mut Problems) {
+        self.check_settings(recipe, p);
         for group in &recipe.groups {
             self.check_cluster_scope(group, p);
             for (i, ns) in group.included_namespaces.iter().enumerate() {

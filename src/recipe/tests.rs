@@ -914,3 +914,86 @@ fn check_hooks_on_secrets_are_refused_in_any_spelling() {
         );
     }
 }
+
+fn problems_with(yaml: &str, namespace: &str, settings: &Settings) -> Vec<String> {
+    let mut doc = docs(yaml).remove(0);
+    doc["metadata"]["namespace"] = namespace.into();
+    match load_vrg(
+        &doc,
+        namespace,
+        &BTreeMap::<(String, String), Value>::new(),
+        settings,
+    ) {
+        Ok(_) => vec![],
+        Err(p) => p.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_capture_interval_below_the_operators_minimum_is_refused() {
+    let settings = Settings::default();
+    assert_problem(
+        &problems_with(&vrg("    captureInterval: 30s\n"), "app", &settings),
+        "spec.kubeObjectProtection.captureInterval: 30s is shorter than the operator's minimum of 1m (--min-capture-interval)",
+    );
+    assert!(problems_with(&vrg("    captureInterval: 1m\n"), "app", &settings).is_empty());
+    let strict = Settings {
+        min_capture_interval: std::time::Duration::from_secs(600),
+        ..Settings::default()
+    };
+    let mut doc = docs(&vrg("    captureInterval: 10m\n")).remove(0);
+    doc["spec"]["kubeObjectProtection"]
+        .as_object_mut()
+        .unwrap()
+        .remove("captureInterval");
+    let Ok(Loaded::Planned(plan)) = load_vrg(
+        &doc,
+        "app",
+        &BTreeMap::<(String, String), Value>::new(),
+        &strict,
+    ) else {
+        panic!("a VRG that names no interval is valid");
+    };
+    assert_eq!(
+        plan.capture_interval.as_secs(),
+        600,
+        "the default is raised to the minimum"
+    );
+}
+
+#[test]
+fn exec_hooks_and_overwriting_restores_follow_the_operators_settings() {
+    use crate::recipe::scope::Allowed;
+    let recipe = inline(
+        "      groups: [{name: g, restoreOverwriteResources: true}]
+      hooks: [{name: h, type: exec, labelSelector: a=b, ops: [{name: o, command: /bin/true}]}]
+      workflows: [{name: backup, sequence: [{hook: h/o}, {group: g}]}]
+",
+    );
+    let with = |exec_hooks, restore_overwrite| Settings {
+        admin_namespaces: vec!["ops".into()],
+        exec_hooks,
+        restore_overwrite,
+        ..Settings::default()
+    };
+    assert!(problems_with(&recipe, "app", &with(Allowed::All, Allowed::All)).is_empty());
+    let admin_only = with(Allowed::Admin, Allowed::Admin);
+    let p = problems_with(&recipe, "app", &admin_only);
+    assert_problem(
+        &p,
+        "recipe.hooks[0].type: exec hooks are not allowed here: the operator closes this to VRGs outside an admin namespace (ops) (--exec-hooks=admin)",
+    );
+    assert_problem(
+        &p,
+        "recipe.groups[0].restoreOverwriteResources: restoreOverwriteResources is not allowed here",
+    );
+    assert!(
+        problems_with(&recipe, "ops", &admin_only).is_empty(),
+        "an admin VRG may"
+    );
+    let none = with(Allowed::None, Allowed::All);
+    assert_problem(
+        &problems_with(&recipe, "ops", &none),
+        "the operator closes this to every VRG (--exec-hooks=none)",
+    );
+}

@@ -21,11 +21,14 @@ use vrg_testenv::dr::{SharedVelero, VELERO_NAMESPACE, shared_velero};
 use vrg_testenv::shared;
 use vrg_testenv::velero::StandIn;
 
-/// The controller's options in tests: this test's namespaces, `vrg-admin` as admin namespace.
+/// The controller's options in tests: this test's namespaces, `vrg-admin` as admin namespace,
+/// capture intervals down to a second.
 pub fn options(velero_ns: &str, ns: &str) -> controller::Options {
     controller::Options {
         settings: Settings {
             admin_namespaces: vec!["vrg-admin".into()],
+            // Periodic-capture tests use intervals of seconds.
+            min_capture_interval: Duration::from_secs(1),
             ..Settings::default()
         },
         velero_namespace: velero_ns.to_owned(),
