@@ -13,6 +13,7 @@ use serde_json::json;
 use support::env::{Env, condition, options};
 use support::hooks::{finished, lines, vrg};
 use support::rbac::shipped_role_client;
+use support::recording::recording_client;
 use vrg_operator::api::progress::{RunPhase, StepPhase};
 use vrg_testenv::shared;
 
@@ -563,4 +564,65 @@ async fn a_check_on_any_resource_found_through_discovery() {
         "{:?}",
         run.steps[1].message
     );
+}
+
+/// Hook targets are filtered by the API server: each poll lists the pods a hook selects (Running,
+/// with its labels) and the object a check names, never the whole namespace.
+#[tokio::test]
+async fn hooks_list_only_what_they_select() {
+    let mut env = Env::start("hooks-server-side").await;
+    let (recording, requests) = recording_client().await;
+    env.restart_controller_as(recording, options(&env.velero_ns, &env.ns));
+    env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
+    env.running_pod(&env.ns, "other", json!({"app": "other"}))
+        .await;
+    let cm: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "settings"}, "data": {"ready": "yes"}}))
+            .unwrap();
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &cm)
+        .await
+        .unwrap();
+    let file = format!("trace-{}", env.ns);
+    let recipe = format!(
+        "      groups: [{{name: data}}]
+      hooks:
+        - name: db
+          type: exec
+          labelSelector: app=db
+          ops: [{{name: mark, command: '[\"/bin/sh\", \"-c\", \"echo mark >> {file}\"]'}}]
+        - name: cm
+          type: check
+          selectResource: v1/configmaps
+          nameSelector: settings
+          chks: [{{name: ready, condition: '{{$.data.ready}} == {{yes}}'}}]
+      workflows:
+        - name: backup
+          sequence: [{{hook: cm}}, {{hook: db/mark}}, {{group: data}}]
+"
+    );
+    env.apply(&vrg(&recipe)).await;
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| finished(v).is_some())
+        .await;
+    let run = finished(&vrg).unwrap();
+    assert_eq!(run.phase, RunPhase::Succeeded, "{run:?}");
+    assert_eq!(lines(&env), ["mark"], "the selected pod only");
+    let pods = requests.of(&format!("/namespaces/{}/pods", env.ns));
+    assert!(!pods.is_empty(), "the exec hook listed no pods");
+    for request in &pods {
+        assert!(
+            request.contains("labelSelector=app%3Ddb")
+                && request.contains("fieldSelector=status.phase%3DRunning"),
+            "a pod list the server did not filter: {request}"
+        );
+    }
+    let maps = requests.of(&format!("/namespaces/{}/configmaps", env.ns));
+    assert!(!maps.is_empty(), "the check listed no ConfigMaps");
+    for request in &maps {
+        assert!(
+            request.contains("fieldSelector=metadata.name%3Dsettings"),
+            "a ConfigMap list the server did not filter: {request}"
+        );
+    }
 }

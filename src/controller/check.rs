@@ -1,7 +1,7 @@
 //! Check hooks: a condition re-evaluated on every selected object until it holds on all of them,
 //! or the step's timeout passes.
 
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 use tokio::time::Instant;
 
@@ -64,7 +64,7 @@ pub(super) async fn check_step(
         Api::namespaced_with(client.clone(), &check.target.namespace, &resource);
     let mut last: String;
     loop {
-        match api.list(&ListParams::default()).await {
+        match api.list(&select::list_params(&check.target, &[])).await {
             Err(e) => last = format!("cannot list the hook's objects: {e}"),
             Ok(list) => {
                 let selected: Vec<&DynamicObject> = list

@@ -155,7 +155,11 @@ async fn bounded(stream: Option<impl tokio::io::AsyncRead + Unpin>, into: &mut B
 }
 
 /// Every object of kind `K` in `ns`, reduced to what pod selection needs.
-async fn owners<K>(client: &kube::Client, ns: &str) -> Result<Vec<Owner>, kube::Error>
+async fn owners<K>(
+    client: &kube::Client,
+    ns: &str,
+    params: &ListParams,
+) -> Result<Vec<Owner>, kube::Error>
 where
     K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
         + Clone
@@ -163,7 +167,7 @@ where
         + std::fmt::Debug,
 {
     let list = Api::<K>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
+        .list(params)
         .await?;
     Ok(list
         .items
@@ -191,17 +195,27 @@ async fn choices(
     single: bool,
 ) -> Result<Vec<Choice>, kube::Error> {
     let ns = &target.namespace;
+    // The API server filters what it can (Running pods, the target's selector on the kind it
+    // selects directly); `select::choose` decides.
+    let pod_params = match target.resource {
+        SelectResource::Pod => select::list_params(target, &[select::RUNNING]),
+        _ => ListParams::default().fields(select::RUNNING),
+    };
+    let selected = select::list_params(target, &[]);
+    let every = ListParams::default();
     let pods = Api::<Pod>::namespaced(client.clone(), ns)
-        .list(&ListParams::default())
+        .list(&pod_params)
         .await?
         .items;
     let (workloads, replica_sets) = match target.resource {
         SelectResource::Deployment => (
-            owners::<Deployment>(client, ns).await?,
-            owners::<ReplicaSet>(client, ns).await?,
+            owners::<Deployment>(client, ns, &selected).await?,
+            owners::<ReplicaSet>(client, ns, &every).await?,
         ),
-        SelectResource::StatefulSet => (owners::<StatefulSet>(client, ns).await?, vec![]),
-        SelectResource::DaemonSet => (owners::<DaemonSet>(client, ns).await?, vec![]),
+        SelectResource::StatefulSet => {
+            (owners::<StatefulSet>(client, ns, &selected).await?, vec![])
+        }
+        SelectResource::DaemonSet => (owners::<DaemonSet>(client, ns, &selected).await?, vec![]),
         SelectResource::Pod | SelectResource::Custom { .. } => (vec![], vec![]),
     };
     Ok(select::choose(

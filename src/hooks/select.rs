@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::api::ListParams;
 use kube::core::{Selector, SelectorExt};
 
 use crate::recipe::model::{NameSelector, SelectResource};
@@ -51,6 +52,32 @@ pub fn selected(target: &Target, meta: &ObjectMeta) -> bool {
         (l, n) => l.unwrap_or(false) || n.unwrap_or(false),
     }
 }
+
+/// What the API server can filter when listing the objects `target` selects directly: its label
+/// selector when it selects by labels alone, its name when it selects by an exact name alone
+/// (with both, either may match, so neither narrows the list); plus `fields`. Whatever the
+/// server returns is still checked with [`selected`].
+pub fn list_params(target: &Target, fields: &[&str]) -> ListParams {
+    let mut params = ListParams::default();
+    let mut fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+    match (&target.label_selector, &target.name_selector) {
+        (Some(labels), None) => {
+            if let Ok(selector) = Selector::try_from(labels.clone()) {
+                params = params.labels_from(&selector);
+            }
+        }
+        (None, Some(NameSelector::Exact(name))) => fields.push(format!("metadata.name={name}")),
+        _ => {}
+    }
+    if fields.is_empty() {
+        params
+    } else {
+        params.fields(&fields.join(","))
+    }
+}
+
+/// The field selector for pods that can run a command.
+pub const RUNNING: &str = "status.phase=Running";
 
 fn is_running(pod: &Pod) -> bool {
     pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
@@ -272,5 +299,41 @@ mod tests {
             names(&choose(&t, None, false, &pods, &sets, &[])),
             ["db-0", "db-1"]
         );
+    }
+
+    #[test]
+    fn the_server_filters_by_labels_or_an_exact_name_but_never_narrows_an_either() {
+        let by_label = target(SelectResource::Pod, Some("app=db"), None);
+        let p = list_params(&by_label, &[RUNNING]);
+        assert_eq!(p.label_selector.as_deref(), Some("app=db"));
+        assert_eq!(p.field_selector.as_deref(), Some("status.phase=Running"));
+        let by_name = target(
+            SelectResource::Pod,
+            None,
+            Some(NameSelector::Exact("db-0".into())),
+        );
+        let p = list_params(&by_name, &[RUNNING]);
+        assert_eq!(p.label_selector, None);
+        assert_eq!(
+            p.field_selector.as_deref(),
+            Some("status.phase=Running,metadata.name=db-0")
+        );
+        let either = target(
+            SelectResource::Deployment,
+            Some("app=db"),
+            Some(NameSelector::Exact("db".into())),
+        );
+        let p = list_params(&either, &[]);
+        assert_eq!((p.label_selector, p.field_selector), (None, None));
+        let pattern = regex::Regex::new("^db-").unwrap();
+        let p = list_params(
+            &target(
+                SelectResource::Pod,
+                None,
+                Some(NameSelector::Pattern(pattern)),
+            ),
+            &[],
+        );
+        assert_eq!((p.label_selector, p.field_selector), (None, None));
     }
 }

@@ -6,3 +6,4 @@ pub mod hooks;
 pub mod http;
 pub mod operator;
 pub mod rbac;
+pub mod recording;

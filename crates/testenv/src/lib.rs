@@ -158,24 +158,23 @@ impl ControlPlane {
 
     /// A new admin client (one per test: a client belongs to the runtime that created it).
     pub async fn client(&self) -> Result<kube::Client, Error> {
+        Ok(kube::Client::try_from(self.config().await?)?)
+    }
+
+    /// The admin client's configuration, for tests that build a client of their own (one that
+    /// records its requests, say).
+    pub async fn config(&self) -> Result<kube::Config, Error> {
         let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
             .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        let config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        Ok(kube::Client::try_from(config)?)
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::Kubeconfig(e.to_string()))
     }
 
     /// A client that acts as `user` (and `groups`) through impersonation, so a test can prove
     /// what a ServiceAccount's RBAC allows: `system:serviceaccount:NS:NAME`.
     pub async fn client_as(&self, user: &str, groups: &[&str]) -> Result<kube::Client, Error> {
-        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| Error::Kubeconfig(e.to_string()))?;
-        let mut config =
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+        let mut config = self.config().await?;
         config.auth_info.impersonate = Some(user.to_owned());
         config.auth_info.impersonate_groups =
             Some(groups.iter().map(|g| (*g).to_owned()).collect());
