@@ -15,8 +15,9 @@ use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, Subject};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use vrg_testenv::dr::VELERO_NAMESPACE;
 use vrg_testenv::{Binaries, ControlPlane, shared};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -89,6 +90,13 @@ fn documents(yaml: &str) -> Vec<Value> {
         .into_iter()
         .filter(|d| !d.is_null())
         .collect()
+}
+
+/// The document named `name` of `kind` (of several).
+fn find_named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} rendered"))
 }
 
 fn find<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
@@ -216,9 +224,54 @@ fn the_charts_rbac_rules_equal_config_rbac() {
     let election: Value =
         serde_saphyr::from_str(&read("config/rbac/leader_election_role.yaml")).unwrap();
     assert_eq!(
-        find(&docs, "Role")["rules"],
+        find_named(&docs, "Role", "rel-vrg-operator-leader-election")["rules"],
         election["rules"],
         "the chart's leader-election Role and config/rbac/leader_election_role.yaml differ"
+    );
+    let velero: Value = serde_saphyr::from_str(&read("config/rbac/velero_role.yaml")).unwrap();
+    let charted = find_named(&docs, "Role", "rel-vrg-operator-velero");
+    assert_eq!(
+        charted["rules"], velero["rules"],
+        "the chart's Velero Role (charts/vrg-operator/templates/velero-rbac.yaml) and \
+         config/rbac/velero_role.yaml differ"
+    );
+    assert_eq!(charted["metadata"]["namespace"], "velero");
+    let binding = find_named(&docs, "RoleBinding", "rel-vrg-operator-velero");
+    assert_eq!(binding["metadata"]["namespace"], "velero");
+    assert_eq!(binding["subjects"][0]["namespace"], "ns");
+    // Velero's objects are granted in its namespace only, never cluster-wide.
+    let cluster_wide = &find(&docs, "ClusterRole")["rules"];
+    assert!(
+        !cluster_wide.to_string().contains("velero.io"),
+        "{cluster_wide}"
+    );
+}
+
+#[test]
+fn the_velero_role_follows_the_velero_namespace() {
+    let docs = documents(&helm_template("rel", "ns", &["veleroNamespace=backup"]).unwrap());
+    for kind in ["Role", "RoleBinding"] {
+        assert_eq!(
+            find_named(&docs, kind, "rel-vrg-operator-velero")["metadata"]["namespace"],
+            "backup"
+        );
+    }
+    // The kustomize layout: into the namespace its Deployment's VELERO_NAMESPACE names, and
+    // bound to the ServiceAccount in the operator's namespace.
+    let docs = documents(&run({
+        let mut cmd = kubectl();
+        cmd.args(["kustomize", "config/default"]);
+        cmd
+    }));
+    for kind in ["Role", "RoleBinding"] {
+        assert_eq!(
+            find_named(&docs, kind, "vrg-operator-velero")["metadata"]["namespace"],
+            "velero"
+        );
+    }
+    assert_eq!(
+        find_named(&docs, "RoleBinding", "vrg-operator-velero")["subjects"][0]["namespace"],
+        "vrg-operator-system"
     );
 }
 
@@ -274,12 +327,30 @@ struct Installed<'a> {
     service_account: &'a str,
     cluster_role_binding: &'a str,
     leader_election_binding: &'a str,
+    /// In Velero's namespace.
+    velero_binding: &'a str,
     metrics_service: &'a str,
+}
+
+/// Velero's namespace, as a cluster with Velero installed has it: the operator's Velero Role
+/// goes there.
+async fn velero_namespace(client: &kube::Client) {
+    let ns: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": VELERO_NAMESPACE}})).unwrap();
+    match Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => panic!("namespace {VELERO_NAMESPACE}: {e}"),
+    }
 }
 
 #[tokio::test]
 async fn kustomize_install_applies_and_the_operator_leads() {
     let plane = shared();
+    velero_namespace(&plane.client().await.unwrap()).await;
     let mut cmd = plane.kubectl();
     cmd.current_dir(repo(""))
         .args(["apply", "--server-side", "-k", "config/default"]);
@@ -303,6 +374,7 @@ async fn kustomize_install_applies_and_the_operator_leads() {
         service_account: "vrg-operator",
         cluster_role_binding: "vrg-operator",
         leader_election_binding: "vrg-operator-leader-election",
+        velero_binding: "vrg-operator-velero",
         metrics_service: "vrg-operator-metrics",
     };
     check_installed(plane, &client, &installed).await;
@@ -333,6 +405,7 @@ async fn helm_install_applies_and_the_operator_leads() {
     let plane = shared();
     let client = plane.client().await.unwrap();
     let ns = plane.namespace(&client, "helm").await.unwrap();
+    velero_namespace(&client).await;
     // As the kustomize layout's namespace: Pod Security "restricted" enforced.
     Api::<Namespace>::all(client.clone())
         .patch(
@@ -362,6 +435,7 @@ async fn helm_install_applies_and_the_operator_leads() {
         "NOTES.txt: {installed}"
     );
     let election = format!("{fullname}-leader-election");
+    let velero_binding = format!("{fullname}-velero");
     let metrics = format!("{fullname}-metrics");
     check_installed(
         plane,
@@ -372,6 +446,7 @@ async fn helm_install_applies_and_the_operator_leads() {
             service_account: &fullname,
             cluster_role_binding: &fullname,
             leader_election_binding: &election,
+            velero_binding: &velero_binding,
             metrics_service: &metrics,
         },
     )
@@ -439,6 +514,11 @@ async fn check_installed(plane: &ControlPlane, client: &kube::Client, want: &Ins
     assert_eq!(binding.subjects, Some(vec![service_account.clone()]));
     let binding = Api::<RoleBinding>::namespaced(client.clone(), ns)
         .get(want.leader_election_binding)
+        .await
+        .unwrap();
+    assert_eq!(binding.subjects, Some(vec![service_account.clone()]));
+    let binding = Api::<RoleBinding>::namespaced(client.clone(), VELERO_NAMESPACE)
+        .get(want.velero_binding)
         .await
         .unwrap();
     assert_eq!(binding.subjects, Some(vec![service_account]));

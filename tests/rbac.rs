@@ -1,35 +1,63 @@
 //! The shipped RBAC is enough: the controller, acting as a ServiceAccount bound to
-//! config/rbac/role.yaml and nothing else, captures, runs exec hooks and recovers; and with
+//! config/rbac/role.yaml and config/rbac/velero_role.yaml (in the Velero namespace) and nothing
+//! else, captures, runs exec hooks on pods and through Deployments, records Events, recovers, and
+//! cleans up deleted VRGs (their captures through DeleteBackupRequests, their Restores); and with
 //! config/rbac/leader_election_role.yaml it takes, renews and releases the leader lease. The
 //! stand-in serves Velero's part, with another cluster's capture to recover from.
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use support::env::{Env, is, options};
 use support::rbac::{service_account, shipped_role_client};
+use vrg_operator::api::velero::Restore;
+use vrg_operator::controller;
 use vrg_operator::leader::Election;
+use vrg_operator::velero::names::LABEL_VRG_NAME;
+use vrg_testenv::shared;
 
 const TIMEOUT: Duration = Duration::from_secs(40);
 
 #[tokio::test]
-async fn the_shipped_cluster_role_is_enough_for_capture_hooks_and_recovery() {
+async fn the_shipped_rules_are_enough_for_the_whole_lifecycle() {
     let mut env = Env::with_stand_in("rbac").await;
-    // The role exactly as shipped, bound to a ServiceAccount of this test.
+    // The rules exactly as shipped, bound to a ServiceAccount of this test.
     let restricted = shipped_role_client(&env, |_| {}).await;
-    env.restart_controller_as(restricted, options(&env.velero_ns, &env.ns));
+    env.restart_controller_as(
+        restricted,
+        controller::Options {
+            on_delete: controller::OnDelete::DeleteOwnCaptures,
+            ..options(&env.velero_ns, &env.ns)
+        },
+    );
 
     env.running_pod(&env.ns, "db-0", json!({"app": "db"})).await;
+    let web: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"nodeName": shared().node_name, "containers": [{"name": "web", "image": "nginx"}]}},
+        },
+    }))
+    .unwrap();
+    Api::<Deployment>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &web)
+        .await
+        .unwrap();
 
     let recipe = "      groups: [{name: data}]
-      hooks: [{name: pod, type: exec, labelSelector: app=db, ops: [{name: mark, command: /bin/true}]}]
+      hooks:
+        - {name: pod, type: exec, labelSelector: app=db, ops: [{name: mark, command: /bin/true}]}
+        - {name: web, type: exec, selectResource: deployment, nameSelector: web, timeout: 30, ops: [{name: mark, command: /bin/true}]}
       workflows:
-        - {name: backup, sequence: [{hook: pod/mark}, {group: data}]}
+        - {name: backup, sequence: [{hook: pod/mark}, {hook: web/mark}, {group: data}]}
         - {name: restore, sequence: [{group: data}, {hook: pod/mark}]}
 ";
     let vrg = |name: &str, action: &str| {
@@ -73,6 +101,58 @@ spec:
         is(v, "ClusterDataProtected", "True")
     })
     .await;
+    let events =
+        Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), &env.ns)
+            .list(&Default::default())
+            .await
+            .unwrap();
+    assert!(
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("CaptureStarted")),
+        "the ServiceAccount recorded no Events"
+    );
+
+    // Deleted, each VRG's captures go through DeleteBackupRequests and its Restores are removed,
+    // then its finalizer: all as the ServiceAccount.
+    for name in ["primary", "failover"] {
+        env.vrgs()
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let vrgs = env
+            .vrgs()
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .len();
+        let restores = Api::<Restore>::namespaced(env.client.clone(), &env.velero_ns)
+            .list(&env.own())
+            .await
+            .unwrap()
+            .items
+            .len();
+        let own_backups = env
+            .backups()
+            .list(&env.own_and(&format!("{LABEL_VRG_NAME}=primary")))
+            .await
+            .unwrap()
+            .items
+            .len();
+        if (vrgs, restores, own_backups) == (0, 0, 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left after deletion: {vrgs} VRGs, {restores} Restores, {own_backups} Backups"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
-//! Acting as the operator's ServiceAccount with the shipped ClusterRole (or an edited copy).
+//! Acting as the operator's ServiceAccount with the shipped RBAC: the ClusterRole (or an edited
+//! copy) and the Velero Role, bound in the test's Velero namespace.
 
 use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::json;
 use vrg_testenv::shared;
@@ -23,8 +24,9 @@ pub async fn service_account(env: &Env) -> kube::Client {
         .unwrap()
 }
 
-/// config/rbac/role.yaml as shipped, after `edit`, bound to this test's ServiceAccount; returns
-/// a client acting as it.
+/// config/rbac/role.yaml as shipped, after `edit`, bound to this test's ServiceAccount, and
+/// config/rbac/velero_role.yaml as shipped, bound to it in the test's Velero namespace; returns a
+/// client acting as it.
 pub async fn shipped_role_client(env: &Env, edit: impl FnOnce(&mut ClusterRole)) -> kube::Client {
     let mut role: ClusterRole =
         serde_saphyr::from_str(include_str!("../../config/rbac/role.yaml")).unwrap();
@@ -53,5 +55,30 @@ pub async fn shipped_role_client(env: &Env, edit: impl FnOnce(&mut ClusterRole))
         .create(&PostParams::default(), &binding)
         .await
         .unwrap();
+    velero_role(env, &role_name).await;
     client
+}
+
+/// The shipped Velero Role as `name` in the test's Velero namespace, bound to its ServiceAccount.
+async fn velero_role(env: &Env, name: &str) {
+    let mut role: Role =
+        serde_saphyr::from_str(include_str!("../../config/rbac/velero_role.yaml")).unwrap();
+    role.metadata = kube::api::ObjectMeta {
+        name: Some(name.to_owned()),
+        ..Default::default()
+    };
+    Api::<Role>::namespaced(env.client.clone(), &env.velero_ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(env.client.clone(), &env.velero_ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
 }
