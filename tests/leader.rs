@@ -1,7 +1,8 @@
 //! Leader election across two operator processes (the real binary) sharing one Lease: only the
 //! holder acts; when it is killed the other takes over within the lease duration and finishes
 //! the workflow the first one started, without repeating its step. The stand-in holds the step's
-//! Backup in progress, so the kill always lands mid-step.
+//! Backup in progress, so the kill always lands mid-step. A leader whose renewals are refused
+//! stops before its lease could pass to the standby.
 
 mod support;
 
@@ -9,19 +10,27 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, ListParams};
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{Api, DeleteParams, ListParams};
 use support::env::{Env, is};
 use support::http::get;
 use support::operator::Operator;
+use support::rbac::{impersonating_kubeconfig, lease_role, shipped_role_client};
 
 const LEASE_DURATION: Duration = Duration::from_secs(4);
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn replica(name: &'static str, env: &Env) -> Operator {
+    replica_as(name, env, &vrg_testenv::shared().kubeconfig)
+}
+
+/// A replica with the credentials of `kubeconfig`.
+fn replica_as(name: &'static str, env: &Env, kubeconfig: &std::path::Path) -> Operator {
     let lease = format!("{}s", LEASE_DURATION.as_secs());
-    Operator::start(
+    Operator::start_as(
         name,
         env,
+        kubeconfig,
         &[
             "--leader-elect",
             "--log",
@@ -166,4 +175,67 @@ spec:
     assert!(status.success());
     wait_holder(&env, "the lease to be released", |h| h.is_none()).await;
     drop(survivor);
+}
+
+/// Fencing: the leader runs as a ServiceAccount with the shipped rules; revoking its Lease
+/// permissions makes every renewal fail. It must stop (exit 3, "lease lost") within the lease
+/// duration, and before the standby holds the lease, so two replicas never act at once.
+#[tokio::test]
+async fn a_leader_whose_renewals_fail_stops_before_the_standby_takes_over() {
+    let mut env = Env::start("leader-fence").await;
+    env.stop_controller();
+    shipped_role_client(&env, |_| {}).await;
+    let binding = lease_role(&env).await;
+    let mut leader = replica_as("replica-a", &env, &impersonating_kubeconfig(&env));
+    wait_holder(&env, "replica-a to lead", |h| h == Some("replica-a")).await;
+    let standby = replica("replica-b", &env);
+    // Several renewals as the ServiceAccount: it leads with the shipped Lease Role.
+    tokio::time::sleep(LEASE_DURATION * 2).await;
+    assert_eq!(holder(&env).await.as_deref(), Some("replica-a"));
+    assert_eq!(leader.scrape("vrg_operator_leader").await, Some(1.0));
+
+    Api::<RoleBinding>::namespaced(env.client.clone(), &env.ns)
+        .delete(&binding, &DeleteParams::default())
+        .await
+        .unwrap();
+    let revoked = Instant::now();
+    let mut stopped = None;
+    let taken_over = loop {
+        if stopped.is_none()
+            && let Some(status) = leader.child.try_wait().unwrap()
+        {
+            stopped = Some((revoked.elapsed(), status));
+        }
+        if holder(&env).await.as_deref() == Some("replica-b") {
+            break revoked.elapsed();
+        }
+        assert!(
+            revoked.elapsed() < TIMEOUT,
+            "the standby never took over; its log:\n{}",
+            standby.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let Some((stopped_after, status)) = stopped else {
+        panic!(
+            "the standby leads ({taken_over:?} after the revocation) while the old leader still \
+             runs; its log:\n{}",
+            leader.log_tail()
+        );
+    };
+    println!(
+        "renewals refused: the leader stopped after {stopped_after:?}, the standby led after \
+         {taken_over:?} (lease {LEASE_DURATION:?})"
+    );
+    assert_eq!(status.code(), Some(3), "exit 3: the lease was lost");
+    assert!(
+        stopped_after <= LEASE_DURATION,
+        "the leader acted {stopped_after:?} after its renewals began to fail, longer than \
+         the {LEASE_DURATION:?} lease"
+    );
+    assert!(
+        leader.log_tail().contains("lost the leader lease"),
+        "{}",
+        leader.log_tail()
+    );
 }

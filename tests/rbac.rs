@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use support::env::{Env, is, options};
-use support::rbac::{service_account, shipped_role_client};
+use support::rbac::{lease_role, service_account, shipped_role_client};
 use vrg_operator::api::velero::Restore;
 use vrg_operator::controller;
 use vrg_operator::leader::Election;
@@ -159,31 +158,8 @@ spec:
 async fn the_shipped_leader_election_role_is_enough_to_lead() {
     let env = Env::start("rbac-lease").await;
     // The Role exactly as shipped, in this test's namespace, bound to a ServiceAccount there.
-    let role: Role =
-        serde_saphyr::from_str(include_str!("../config/rbac/leader_election_role.yaml")).unwrap();
-    let role = Role {
-        metadata: kube::api::ObjectMeta {
-            name: Some("leader-election".into()),
-            namespace: Some(env.ns.clone()),
-            ..Default::default()
-        },
-        ..role
-    };
-    Api::<Role>::namespaced(env.client.clone(), &env.ns)
-        .create(&PostParams::default(), &role)
-        .await
-        .unwrap();
     let restricted = service_account(&env).await;
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "leader-election"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "leader-election"},
-        "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
-    }))
-    .unwrap();
-    Api::<RoleBinding>::namespaced(env.client.clone(), &env.ns)
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
+    lease_role(&env).await;
 
     let election = Election {
         namespace: env.ns.clone(),
@@ -206,7 +182,7 @@ async fn the_shipped_leader_election_role_is_enough_to_lead() {
     assert_eq!(holder().await.as_deref(), Some("replica-a"));
     // Held across several renewals: losing it would mean a renewal was refused.
     tokio::select! {
-        () = leadership.lost() => panic!("lost the lease: a renewal was refused"),
+        lost = leadership.lost() => panic!("lost the lease: {lost}"),
         () = tokio::time::sleep(Duration::from_secs(7)) => {}
     }
     assert_eq!(holder().await.as_deref(), Some("replica-a"));

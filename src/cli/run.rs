@@ -145,17 +145,17 @@ async fn serve(args: RunArgs) -> u8 {
 
 /// Runs the controller while the lease is held; a lost lease ends the process at once.
 async fn lead(client: kube::Client, options: Options, mut leadership: Leadership) -> u8 {
-    let code = tokio::select! {
-        code = controller(client, options) => Some(code),
-        () = leadership.lost() => None,
+    let ended = tokio::select! {
+        code = controller(client, options) => Ok(code),
+        lost = leadership.lost() => Err(lost),
     };
-    match code {
-        Some(code) => {
+    match ended {
+        Ok(code) => {
             leadership.release().await;
             code
         }
-        None => {
-            tracing::error!("lost the leader lease; stopping so that only the new leader acts");
+        Err(lost) => {
+            tracing::error!(%lost, "lost the leader lease; stopping so that only the new leader acts");
             EXIT_LEASE_LOST
         }
     }

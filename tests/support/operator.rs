@@ -2,7 +2,7 @@
 //! failure would) when dropped.
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use vrg_testenv::shared;
 
@@ -25,22 +25,35 @@ impl Drop for Operator {
 impl Operator {
     /// `vrg-operator run` for this test's namespaces, with `args` added; its log goes to a file.
     pub fn start(name: &'static str, env: &Env, args: &[&str]) -> Self {
+        Self::start_as(name, env, &shared().kubeconfig, args)
+    }
+
+    /// [`Operator::start`] with the credentials of `kubeconfig` (e.g.
+    /// `support::rbac::impersonating_kubeconfig`).
+    pub fn start_as(
+        name: &'static str,
+        env: &Env,
+        kubeconfig: &std::path::Path,
+        args: &[&str],
+    ) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()
             .port();
         let metrics: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let log = std::env::temp_dir().join(format!("vrg-{}-{name}.log", env.ns));
+        let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
             .arg("run")
             .args(args)
             .args(["--velero-namespace", &env.velero_ns])
             .args(["--watch-namespace", &env.ns])
             .args(["--metrics-address", &metrics.to_string()])
-            .env("KUBECONFIG", &shared().kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .env("POD_NAME", name)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            // Logs go to stdout, errors to stderr: both into the log file.
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
             .spawn()
             .unwrap();
         Self {

@@ -82,3 +82,45 @@ async fn velero_role(env: &Env, name: &str) {
         .await
         .unwrap();
 }
+
+/// config/rbac/leader_election_role.yaml as shipped, in this test's namespace, bound to its
+/// ServiceAccount; returns the RoleBinding's name (deleting it revokes the Lease permissions).
+pub async fn lease_role(env: &Env) -> String {
+    let name = "leader-election".to_owned();
+    let mut role: Role =
+        serde_saphyr::from_str(include_str!("../../config/rbac/leader_election_role.yaml"))
+            .unwrap();
+    role.metadata = kube::api::ObjectMeta {
+        name: Some(name.clone()),
+        ..Default::default()
+    };
+    Api::<Role>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &role)
+        .await
+        .unwrap();
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
+    }))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(env.client.clone(), &env.ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    name
+}
+
+/// A kubeconfig file whose every user acts as this test's ServiceAccount (through
+/// impersonation), for the operator binary.
+pub fn impersonating_kubeconfig(env: &Env) -> std::path::PathBuf {
+    let mut kubeconfig: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&shared().kubeconfig).unwrap()).unwrap();
+    for user in kubeconfig["users"].as_array_mut().unwrap() {
+        user["user"]["as"] = json!(format!("system:serviceaccount:{}:vrg-operator", env.ns));
+        user["user"]["as-groups"] = json!(["system:serviceaccounts", "system:authenticated"]);
+    }
+    let path = std::env::temp_dir().join(format!("vrg-{}-kubeconfig", env.ns));
+    std::fs::write(&path, kubeconfig.to_string()).unwrap();
+    path
+}

@@ -1,13 +1,18 @@
 //! Leader election over a `coordination.k8s.io` Lease, so that of several replicas exactly one
 //! acts. Standbys wait for the lease; a leader that loses it stops at once (the process exits and
 //! is restarted as a standby), because two replicas driving the same workflow could run a hook
-//! twice. Locking, renewal and expiry are kube-lease-manager's (server-side apply on the Lease).
+//! twice. Locking, renewal and expiry are kube-lease-manager's (server-side apply on the Lease);
+//! a leader whose renewals fail stops before its lease could expire ([`fence`]).
+
+mod fence;
 
 use std::time::Duration;
 
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use fence::Fence;
 
 /// Which lease, held by whom, for how long.
 #[derive(Debug, Clone)]
@@ -39,13 +44,23 @@ pub enum Error {
 pub struct Leadership {
     state: watch::Receiver<bool>,
     task: JoinHandle<Result<kube_lease_manager::LeaseManager, LeaseManagerError>>,
+    fence: Fence,
+}
+
+/// Why a leader must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Lost {
+    #[error("another replica holds the lease, or renewal stopped")]
+    Taken,
+    #[error("no renewal succeeded in time: the lease may expire and pass to another replica")]
+    Unrenewed,
 }
 
 impl Election {
-    /// Seconds between renewals before expiry: a third of the lease, so two renewals can fail
-    /// before it runs out.
+    /// Seconds before expiry at which the lease is renewed: half of it, so a failed renewal is
+    /// retried well before the fence (a fifth of the lease before expiry) stops this replica.
     fn grace_seconds(&self) -> u64 {
-        (self.duration.as_secs() / 3).max(1)
+        (self.duration.as_secs() / 2).max(1)
     }
 
     fn error(&self, source: LeaseManagerError) -> Error {
@@ -62,7 +77,8 @@ impl Election {
         if self.duration.as_secs() < 2 {
             return Err(Error::Duration(self.duration));
         }
-        let manager = LeaseManagerBuilder::new(client, &self.lease)
+        let fence = Fence::new(self.duration);
+        let manager = LeaseManagerBuilder::new(fence.observe(client), &self.lease)
             .with_namespace(&self.namespace)
             .with_identity(&self.identity)
             .with_duration(self.duration.as_secs())
@@ -83,27 +99,31 @@ impl Election {
                 });
             }
         }
-        Ok(Leadership { state, task })
+        Ok(Leadership { state, task, fence })
     }
 }
 
 impl Leadership {
-    /// Resolves when the lease is lost: another replica took it (this one failed to renew in
-    /// time), or renewal stopped.
-    pub async fn lost(&mut self) {
-        loop {
-            if !*self.state.borrow_and_update() {
-                return;
+    /// Resolves when this replica must stop acting: another replica took the lease, renewal
+    /// stopped, or no renewal has succeeded for so long that the lease could soon expire.
+    pub async fn lost(&mut self) -> Lost {
+        let (state, fence) = (&mut self.state, &self.fence);
+        let taken = async {
+            loop {
+                if !*state.borrow_and_update() || state.changed().await.is_err() {
+                    return Lost::Taken;
+                }
             }
-            if self.state.changed().await.is_err() {
-                return;
-            }
+        };
+        tokio::select! {
+            lost = taken => lost,
+            () = fence.expired() => Lost::Unrenewed,
         }
     }
 
     /// Gives the lease up, so a standby takes over now rather than after it expires.
     pub async fn release(self) {
-        let Leadership { state, task } = self;
+        let Leadership { state, task, .. } = self;
         // Closing the channel tells the renewal task to release the lease and end.
         drop(state);
         match task.await {
