@@ -109,7 +109,12 @@ pub struct VolumeReplicationGroupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
     /// Ramen: static IP translation for failover (not acted on here).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Ramen's spelling, `IP` in capitals, which camelCase would not give.
+    #[serde(
+        rename = "staticIPTranslationSpec",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(schema_with = "schema::free_form_object")]
     pub static_ip_translation_spec: Option<Value>,
 }
