@@ -997,3 +997,17 @@ fn exec_hooks_and_overwriting_restores_follow_the_operators_settings() {
         "the operator closes this to every VRG (--exec-hooks=none)",
     );
 }
+
+#[test]
+fn a_group_whose_backup_ref_is_its_own_name_restores_its_own_capture() {
+    let recipe = "      groups: [{name: vm, backupRef: vm, type: resource}]
+      workflows:
+        - {name: backup, sequence: [{group: vm}]}
+        - {name: restore, sequence: [{group: vm}]}
+";
+    let plan = load(&inline(recipe)).expect("accepted");
+    let Action::Restore { backup_group, .. } = &plan.restore.unwrap().steps[0].action else {
+        panic!("the restore step restores")
+    };
+    assert_eq!(backup_group, "vm");
+}

@@ -114,10 +114,16 @@ pub fn group(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> O
         }
         list
     };
+    let name = name?;
+    // A group that names itself restores its own capture, as one without backupRef does (Ramen's
+    // e2e recipes and its VM recipe write it so).
+    let backup_ref = obj
+        .string_any(&["backupRef", "backupName"], p)
+        .filter(|r| *r != name);
     Some(Group {
-        name: name?,
+        name,
         path: path.to_owned(),
-        backup_ref: obj.string_any(&["backupRef", "backupName"], p),
+        backup_ref,
         backup_ref_path: obj.path_of(if obj.has("backupName") {
             "backupName"
         } else {
