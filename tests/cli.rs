@@ -224,3 +224,46 @@ fn validate_answers_as_an_operator_with_the_same_shared_cluster_settings() {
         "a misspelt setting is a usage error"
     );
 }
+
+/// Ramen's users apply VRGs and Recipes apart: a VRG whose Recipe the files do not hold is valid
+/// as far as it goes, with a warning that its Recipe was not checked; `--strict` makes that an
+/// error. Its own problems are still errors.
+#[test]
+fn validate_checks_a_vrg_without_its_recipe_and_says_so() {
+    let vrg = path("tests/fixtures/ramen/vrg-recipe-ref.yaml");
+    let out = vrg_operator(&["validate", &vrg]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        text.lines().next(),
+        Some(
+            "warning: VolumeReplicationGroup/busybox-drpc: spec.kubeObjectProtection.recipeRef: \
+             Recipe busybox/busybox-recipe was not given, so it was not checked (give its file \
+             too, or use --cluster)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("valid: 1 VolumeReplicationGroup"), "{text}");
+
+    let out = vrg_operator(&["validate", "--strict", &vrg]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(!text.contains("warning:"), "{text}");
+    assert!(
+        text.contains("Recipe busybox/busybox-recipe was not given"),
+        "{text}"
+    );
+
+    let short = std::fs::read_to_string(&vrg)
+        .unwrap()
+        .replace("captureInterval: 5m", "captureInterval: 10s");
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("vrg-short-interval.yaml");
+    std::fs::write(&file, short).unwrap();
+    let out = vrg_operator(&["validate", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("spec.kubeObjectProtection.captureInterval: 10s is shorter"),
+        "{text}"
+    );
+}

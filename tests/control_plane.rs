@@ -242,3 +242,74 @@ async fn a_deployment_gets_running_pods() {
     )
     .await;
 }
+
+/// `validate --cluster` checks a VRG against the Recipe on the cluster of the current
+/// kubeconfig, as the controller would: a valid one passes, a broken one is reported under the
+/// Recipe, a missing one is an error.
+#[tokio::test]
+async fn validate_cluster_checks_a_vrg_against_the_clusters_recipe() {
+    let plane = shared();
+    let client = plane.client().await.unwrap();
+    let vrg = path("tests/fixtures/ramen/vrg-recipe-ref.yaml");
+    let validate = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
+            .args(["validate", "--cluster", &vrg])
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    // The fixture's VRG lives in namespace busybox (this test binary's control plane is its own).
+    let busybox = serde_json::from_value::<k8s_openapi::api::core::v1::Namespace>(
+        json!({"metadata": {"name": "busybox"}}),
+    )
+    .unwrap();
+    let _ = Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(&PostParams::default(), &busybox)
+        .await;
+    let (code, text) = validate();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("recipeRef: Recipe busybox/busybox-recipe not found"),
+        "{text}"
+    );
+
+    let recipes: Api<vrg_operator::api::Recipe> = Api::namespaced(client.clone(), "busybox");
+    let recipe = |sequence: &str| {
+        serde_json::from_value::<vrg_operator::api::Recipe>(json!({
+            "apiVersion": "ramendr.openshift.io/v1alpha1",
+            "kind": "Recipe",
+            "metadata": {"name": "busybox-recipe"},
+            "spec": {
+                "groups": [{"name": "rg1", "backupRef": "rg1", "type": "resource"}],
+                "workflows": [{"name": "backup", "sequence": [{"group": sequence}]}],
+            },
+        }))
+        .unwrap()
+    };
+    recipes
+        .create(&PostParams::default(), &recipe("rg1"))
+        .await
+        .unwrap();
+    let (code, text) = validate();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+
+    let mut broken = recipe("rg2");
+    broken.metadata.resource_version = recipes
+        .get("busybox-recipe")
+        .await
+        .unwrap()
+        .metadata
+        .resource_version;
+    recipes
+        .replace("busybox-recipe", &PostParams::default(), &broken)
+        .await
+        .unwrap();
+    let (code, text) = validate();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.starts_with("Recipe/busybox-recipe: spec.workflows[0].sequence[0]"),
+        "{text}"
+    );
+}

@@ -3,6 +3,7 @@
 //! Exit codes are part of the interface, so scripts and CI can tell a bad recipe from a bad
 //! invocation: 0 success, 1 the input is invalid, 2 usage or I/O error, 3 (`run`) the leader lease was lost.
 
+mod cluster;
 mod documents;
 mod plan;
 mod policy;
@@ -55,11 +56,20 @@ pub enum Command {
     /// Each FILE may hold several YAML documents; `-` reads standard input. Prints a one-line
     /// summary and exits 0 when everything is valid; otherwise prints one line per problem,
     /// `Kind/name: path: message`, and exits 1. These are exactly the errors the controller puts
-    /// into a VRG's `RecipeReady` condition.
+    /// into a VRG's `RecipeReady` condition. A VRG whose `recipeRef` names a Recipe the files do
+    /// not hold is checked without it, with a warning (an error with `--strict`); `--cluster`
+    /// reads such Recipes from the current kubeconfig's cluster instead, as the controller would.
     Validate {
         /// Manifest files (`-` for standard input).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// A Recipe that was not given (nor, with --cluster, found) is an error, not a warning.
+        #[arg(long)]
+        strict: bool,
+        /// Read the Recipes that VRGs reference and the files do not hold from the cluster of
+        /// the current kubeconfig (KUBECONFIG or ~/.kube/config); a missing one is an error.
+        #[arg(long)]
+        cluster: bool,
         #[command(flatten)]
         scope: ScopeArgs,
     },
@@ -159,7 +169,12 @@ fn run(cli: Cli) -> u8 {
             }
         },
         Command::Run(args) => run::run(args),
-        Command::Validate { files, scope } => validate::run(&files, &scope.into()),
+        Command::Validate {
+            files,
+            strict,
+            cluster,
+            scope,
+        } => validate::run(&files, &scope.into(), validate::Mode { strict, cluster }),
         Command::Plan {
             file,
             workflow,

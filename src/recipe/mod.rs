@@ -65,25 +65,80 @@ impl RecipeLookup for BTreeMap<(String, String), Value> {
     }
 }
 
+/// What a `recipeRef` that `recipes` lacks means.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Absent {
+    /// `recipes` are all there are (the cluster's): the Recipe does not exist.
+    NotFound,
+    /// `recipes` are what was given (files checked offline): the Recipe was not given.
+    NotGiven,
+}
+
+/// What checking a VRG gave.
+// Matched at once by the two entry points: boxing the plan would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Outcome {
+    Loaded(Loaded),
+    /// Valid as far as it goes; its Recipe (named) was not given, so not checked.
+    RecipeNotGiven(String),
+    Invalid(Vec<Problem>),
+}
+
 /// Validates a VRG document and builds its plan. `default_namespace` applies when the document
-/// names none.
+/// names none; a `recipeRef` that `recipes` lacks is an error (the Recipe does not exist).
 pub fn load_vrg(
     doc: &Value,
     default_namespace: &str,
     recipes: &dyn RecipeLookup,
     settings: &Settings,
 ) -> Result<Loaded, Vec<Problem>> {
+    match check_vrg(doc, default_namespace, recipes, settings, Absent::NotFound) {
+        Outcome::Loaded(loaded) => Ok(loaded),
+        Outcome::Invalid(problems) => Err(problems),
+        // Not produced for `Absent::NotFound`, which reports the Recipe missing instead.
+        Outcome::RecipeNotGiven(recipe) => Err(vec![Problem {
+            object: None,
+            path: format!("{KOP_PATH}.recipeRef"),
+            message: format!("{recipe} not found"),
+        }]),
+    }
+}
+
+/// [`load_vrg`] for manifests checked offline, where `given` holds the Recipes among them: a
+/// `recipeRef` to another Recipe is not an error. `Ok(Some(recipe))` says the VRG is valid but
+/// that Recipe was not checked.
+pub fn validate_vrg_offline(
+    doc: &Value,
+    default_namespace: &str,
+    given: &dyn RecipeLookup,
+    settings: &Settings,
+) -> Result<Option<String>, Vec<Problem>> {
+    match check_vrg(doc, default_namespace, given, settings, Absent::NotGiven) {
+        Outcome::Loaded(_) => Ok(None),
+        Outcome::RecipeNotGiven(recipe) => Ok(Some(recipe)),
+        Outcome::Invalid(problems) => Err(problems),
+    }
+}
+
+fn check_vrg(
+    doc: &Value,
+    default_namespace: &str,
+    recipes: &dyn RecipeLookup,
+    settings: &Settings,
+    absent: Absent,
+) -> Outcome {
     let mut p = Problems::default();
     let Some(view) = vrg::read(doc, default_namespace, &mut p) else {
-        return Err(p.into_vec());
+        return Outcome::Invalid(p.into_vec());
     };
     let Some(protection) = &view.protection else {
         return if p.is_empty() {
-            Ok(Loaded::Unprotected)
+            Outcome::Loaded(Loaded::Unprotected)
         } else {
-            Err(p.into_vec())
+            Outcome::Invalid(p.into_vec())
         };
     };
+    let mut not_given = None;
     let scope = Scope::new(&view, settings, &mut p);
     let capture_interval = at_least_minimum(doc, protection.capture_interval, settings, &mut p);
     let params = &protection.parameters;
@@ -132,6 +187,10 @@ pub fn load_vrg(
             let allowed = scope.check_recipe_ref(&namespace, &mut p);
             match allowed.then(|| recipes.recipe(&namespace, name)).flatten() {
                 None if !allowed => (None, source, &mut recipe_problems),
+                None if absent == Absent::NotGiven => {
+                    not_given = Some(source.clone());
+                    (None, source, &mut recipe_problems)
+                }
                 None => {
                     p.add(
                         format!("{KOP_PATH}.recipeRef"),
@@ -165,9 +224,11 @@ pub fn load_vrg(
         recipe_problems.attribute_to(&format!("Recipe/{name}"));
         p.extend(recipe_problems);
     }
-    match plan {
-        Some(plan) if p.is_empty() => Ok(Loaded::Planned(plan)),
-        _ => Err(p.into_vec()),
+    match (plan, not_given) {
+        _ if !p.is_empty() => Outcome::Invalid(p.into_vec()),
+        (Some(plan), _) => Outcome::Loaded(Loaded::Planned(plan)),
+        (None, Some(recipe)) => Outcome::RecipeNotGiven(recipe),
+        (None, None) => Outcome::Invalid(p.into_vec()),
     }
 }
 
