@@ -452,15 +452,14 @@ async fn an_operator_restart_during_an_exec_reruns_it_as_a_new_attempt() {
 async fn a_hook_runs_only_after_status_records_its_attempt() {
     let mut env = Env::start("hooks-persist").await;
     let no_status = shipped_role_client(&env, |role| {
-        for rule in role.rules.iter_mut().flatten() {
-            if rule
-                .resources
-                .iter()
-                .flatten()
-                .any(|r| r == "volumereplicationgroups/status")
-            {
-                rule.verbs.retain(|v| v == "get");
-            }
+        for rules in role.rules.iter_mut() {
+            rules.retain(|rule| {
+                !rule
+                    .resources
+                    .iter()
+                    .flatten()
+                    .any(|r| r == "volumereplicationgroups/status")
+            });
         }
     })
     .await;

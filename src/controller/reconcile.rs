@@ -151,7 +151,7 @@ async fn apply(
         RECIPE_READY,
         true,
         "Valid",
-        &format!("{source} is valid"),
+        &valid_message(&source, &plan.notes),
         generation,
         now,
     );
@@ -164,6 +164,16 @@ async fn apply(
     status::write(api, vrg, &status).await?;
     start_hooks(ctx, acted.hook_starts);
     Ok(acted.requeue)
+}
+
+/// `RecipeReady`'s message for a valid recipe, with how it was read where its author may not
+/// expect it.
+fn valid_message(source: &str, notes: &[crate::recipe::Problem]) -> String {
+    if notes.is_empty() {
+        return format!("{source} is valid");
+    }
+    let notes: Vec<String> = notes.iter().map(ToString::to_string).collect();
+    format!("{source} is valid; note: {}", notes.join("; "))
 }
 
 fn state(vrg: &VolumeReplicationGroup) -> String {

@@ -42,6 +42,9 @@ pub struct Plan {
     pub source: String,
     pub backup: Option<WorkflowPlan>,
     pub restore: Option<WorkflowPlan>,
+    /// How the recipe was read where its author may not expect it (a volume group kept but not
+    /// acted on, a default capture): said in `RecipeReady` and by `validate`.
+    pub notes: Vec<Problem>,
 }
 
 /// The outcome of loading a valid VRG.
@@ -104,19 +107,42 @@ pub fn load_vrg(
     }
 }
 
+/// A VRG that [`validate_vrg_offline`] found valid.
+#[derive(Debug, Default)]
+pub struct Valid {
+    /// The Recipe its `recipeRef` names, when the files did not hold it (so it was not checked).
+    pub recipe_not_given: Option<String>,
+    /// How its recipe was read ([`Plan::notes`]).
+    pub notes: Vec<Problem>,
+}
+
 /// [`load_vrg`] for manifests checked offline, where `given` holds the Recipes among them: a
-/// `recipeRef` to another Recipe is not an error. `Ok(Some(recipe))` says the VRG is valid but
-/// that Recipe was not checked.
+/// `recipeRef` to another Recipe is not an error, but said in [`Valid::recipe_not_given`].
 pub fn validate_vrg_offline(
     doc: &Value,
     default_namespace: &str,
     given: &dyn RecipeLookup,
     settings: &Settings,
-) -> Result<Option<String>, Vec<Problem>> {
+) -> Result<Valid, Vec<Problem>> {
     match check_vrg(doc, default_namespace, given, settings, Absent::NotGiven) {
-        Outcome::Loaded(_) => Ok(None),
-        Outcome::RecipeNotGiven(recipe) => Ok(Some(recipe)),
+        Outcome::Loaded(loaded) => Ok(Valid::from(loaded)),
+        Outcome::RecipeNotGiven(recipe) => Ok(Valid {
+            recipe_not_given: Some(recipe),
+            notes: vec![],
+        }),
         Outcome::Invalid(problems) => Err(problems),
+    }
+}
+
+impl From<Loaded> for Valid {
+    fn from(loaded: Loaded) -> Self {
+        match loaded {
+            Loaded::Planned(plan) => Valid {
+                recipe_not_given: None,
+                notes: plan.notes,
+            },
+            Loaded::Unprotected => Valid::default(),
+        }
     }
 }
 
@@ -218,7 +244,16 @@ fn check_vrg(
                 .map(|w| w.sealed(&view.s3_profiles)),
             restore: plan::workflow(&recipe, "restore", &scope, rp)
                 .map(|w| w.sealed(&view.s3_profiles)),
+            notes: recipe.notes.clone(),
         }
+    });
+    let plan = plan.map(|mut plan| {
+        if let Source::Ref { name, .. } = &protection.source {
+            for note in &mut plan.notes {
+                note.object = Some(format!("Recipe/{name}"));
+            }
+        }
+        plan
     });
     if let Source::Ref { name, .. } = &protection.source {
         recipe_problems.attribute_to(&format!("Recipe/{name}"));
@@ -262,8 +297,15 @@ fn at_least_minimum(
 
 /// Validates a Recipe document on its own (parameters unknown: each reference is assumed valid).
 pub fn check_recipe(doc: &Value) -> Vec<Problem> {
+    check_recipe_with_notes(doc).0
+}
+
+/// [`check_recipe`], with the recipe's notes (how it was read) beside its problems.
+pub fn check_recipe_with_notes(doc: &Value) -> (Vec<Problem>, Vec<Problem>) {
     let mut p = Problems::default();
+    let mut notes = vec![];
     if let Some(recipe) = recipe_object(doc, &Parameters::new(), Undefined::Placeholder, &mut p) {
+        notes.clone_from(&recipe.notes);
         semantic::check(&recipe, "spec", &mut p);
         let scope = Scope {
             vrg_namespace: String::new(),
@@ -278,7 +320,7 @@ pub fn check_recipe(doc: &Value) -> Vec<Problem> {
             plan::workflow(&recipe, name, &scope, &mut p);
         }
     }
-    p.into_vec()
+    (p.into_vec(), notes)
 }
 
 /// A Recipe object's document into the model.
@@ -303,19 +345,18 @@ fn recipe_object(
             format!("\"{v}\" is not ramendr.openshift.io/v1alpha1"),
         );
     }
-    let Some(spec) = top.get("spec") else {
-        p.add(
-            "spec",
-            "missing: a Recipe needs a spec with groups and workflows",
-        );
-        return None;
-    };
+    // Ramen reads a missing or null spec as an empty one: the default capture and recovery.
+    let empty = Value::Object(serde_json::Map::new());
+    let spec = top.get("spec").filter(|s| !s.is_null()).unwrap_or(&empty);
     let spec = expand(spec, params, undefined, "spec", p);
     frontend::recipe_body(&spec, "spec", Dialect::RecipeObject, p)
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod ramen_tests;
 
 #[cfg(test)]
 mod proptests;

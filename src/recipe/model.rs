@@ -5,14 +5,21 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::Value;
 
+use super::problem::Problem;
 use crate::hooks::condition::Condition;
 
 /// A parsed, parameter-expanded recipe.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Recipe {
     pub groups: Vec<Group>,
     pub hooks: Vec<Hook>,
     pub workflows: Vec<Workflow>,
+    /// Ramen's `spec.volumes`: the PVCs for volume replication. Kept and scope-checked, not acted
+    /// on (vrg-operator protects objects, not volumes).
+    pub volumes: Option<Group>,
+    /// What the recipe was read to mean that its author may not expect: not problems, but said
+    /// in `validate`'s output and the `RecipeReady` message.
+    pub notes: Vec<Problem>,
 }
 
 impl Recipe {
@@ -55,6 +62,9 @@ pub struct Group {
     pub essential: bool,
     pub restore_overwrite: bool,
     pub timeout: Option<Duration>,
+    /// `type: volume`: selects PVCs for volume replication, which vrg-operator does not do; kept
+    /// and scope-checked, never a Velero object.
+    pub volume: bool,
 }
 
 /// `fail` stops the workflow (subject to `failOn`); `continue` records the failure and goes on.

@@ -233,7 +233,7 @@ impl Scope {
     /// cluster-scoped type a tenant VRG asks for.
     pub fn check_recipe(&self, recipe: &Recipe, p: &mut Problems) {
         self.check_settings(recipe, p);
-        for group in &recipe.groups {
+        for group in recipe.groups.iter().chain(&recipe.volumes) {
             self.check_cluster_scope(group, p);
             for (i, ns) in group.included_namespaces.iter().enumerate() {
                 if !self.allows(ns) {

@@ -13,7 +13,7 @@ fn docs(yaml: &str) -> Vec<Value> {
 }
 
 /// Loads the first VRG of `yaml` (Recipes in `yaml` are visible to it) in namespace `app`.
-fn load(yaml: &str) -> Result<Plan, Vec<String>> {
+pub(super) fn load(yaml: &str) -> Result<Plan, Vec<String>> {
     let docs = docs(yaml);
     let recipes: BTreeMap<(String, String), Value> = docs
         .iter()
@@ -49,7 +49,7 @@ fn load(yaml: &str) -> Result<Plan, Vec<String>> {
 }
 
 /// A VRG in namespace `app` whose `kubeObjectProtection` is `kop` (YAML, indented by 4).
-fn vrg(kop: &str) -> String {
+pub(super) fn vrg(kop: &str) -> String {
     format!(
         "apiVersion: ramendr.openshift.io/v1alpha1\nkind: VolumeReplicationGroup\nmetadata:\n  name: v\nspec:\n  replicationState: primary\n  s3Profiles: [default]\n  kubeObjectProtection:\n{kop}"
     )
@@ -80,7 +80,7 @@ fn problems(yaml: &str) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_problem(problems: &[String], expected: &str) {
+pub(super) fn assert_problem(problems: &[String], expected: &str) {
     assert!(
         problems.iter().any(|p| p.contains(expected)),
         "no problem containing {expected:?} in {problems:#?}"

@@ -49,19 +49,22 @@ pub fn group(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> O
         check_dns_label(name, "group name", &obj.path_of("name"), p);
     }
     obj.string("parent", p); // informational (Ramen's Application CR), type-checked only
-    match obj.string("type", p).as_deref() {
-        None | Some("resource") => {}
-        Some("volume") => p.add(
-            obj.path_of("type"),
-            "volume groups select volumes for replication, which vrg-operator does not do; use type \"resource\"",
-        ),
+    let volume = match obj.string("type", p).as_deref() {
+        None | Some("resource") => false,
+        Some("volume") => true,
         Some(other) => {
             let hint = crate::recipe::problem::suggestion(other, ["resource", "volume"]);
-            p.add(obj.path_of("type"), format!("unknown group type \"{other}\"{hint} (expected \"resource\")"));
+            p.add(
+                obj.path_of("type"),
+                format!(
+                    "unknown group type \"{other}\"{hint} (expected \"resource\" or \"volume\")"
+                ),
+            );
+            false
         }
-    }
+    };
     for key in ["nameSelector", "selectResource"] {
-        if obj.has(key) {
+        if obj.has(key) && !volume {
             p.add(
                 obj.path_of(key),
                 "selects volumes of a volume group; a resource group selects by labelSelector",
@@ -124,6 +127,7 @@ pub fn group(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> O
         name,
         path: path.to_owned(),
         backup_ref,
+        volume,
         backup_ref_path: obj.path_of(if obj.has("backupName") {
             "backupName"
         } else {

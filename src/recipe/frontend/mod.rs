@@ -9,6 +9,7 @@
 mod groups;
 mod hooks;
 mod orders;
+mod ramen;
 mod spec;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -88,21 +89,8 @@ pub fn default_recipe(selector: Option<LabelSelector>) -> Recipe {
             essential: true,
             ..Group::default()
         }],
-        hooks: vec![],
         workflows: vec![workflow("backup"), workflow("restore")],
-    }
-}
-
-/// Ramen's `volumes` group selects volumes for replication, which we keep but do not act on.
-fn reader_check_object(value: &Value, path: &str, p: &mut Problems) {
-    if !value.is_object() {
-        p.add(
-            path,
-            format!(
-                "expected a mapping, found {}",
-                super::reader::type_name(value)
-            ),
-        );
+        ..Recipe::default()
     }
 }
 

@@ -37,11 +37,7 @@ pub fn recipe(
     recover: &[(Value, String)],
     p: &mut Problems,
 ) -> Recipe {
-    let mut recipe = Recipe {
-        groups: vec![],
-        hooks: vec![],
-        workflows: vec![],
-    };
+    let mut recipe = Recipe::default();
     let mut backup = Workflow {
         name: "backup".into(),
         path: String::new(),

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Dialect;
 use super::groups::group;
 use super::hooks::{check_unique, hook};
-use crate::recipe::model::{FailOn, Recipe, StepRef, StepTarget, Workflow};
+use crate::recipe::model::{FailOn, Group, Recipe, StepRef, StepTarget, Workflow};
 use crate::recipe::problem::{Problems, suggestion};
 use crate::recipe::reader::{Obj, type_name};
 
@@ -24,9 +24,11 @@ pub fn recipe(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> 
     }
     // Informational, but still checked: a wrong type is a mistake worth reporting.
     obj.string("appType", p);
-    if let Some(volumes) = obj.get("volumes") {
-        super::reader_check_object(volumes, &obj.path_of("volumes"), p);
-    }
+    let volumes = obj
+        .get("volumes")
+        .filter(|v| !v.is_null())
+        .and_then(|v| group(v, &obj.path_of("volumes"), dialect, p))
+        .map(|g| Group { volume: true, ..g });
     let groups: Vec<_> = obj
         .list("groups", p)
         .into_iter()
@@ -57,17 +59,22 @@ pub fn recipe(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> 
         &obj.path_of("workflows"),
         p,
     );
-    if !obj.has("workflows") {
-        p.add(
-            obj.path(),
-            "missing required field \"workflows\" (a \"backup\" and/or \"restore\" workflow)",
-        );
-    }
-    Some(Recipe {
+    let mut recipe = Recipe {
         groups,
         hooks,
         workflows,
-    })
+        volumes,
+        notes: vec![],
+    };
+    match dialect {
+        Dialect::RecipeObject => super::ramen::read_as_ramen(&mut recipe, obj.path()),
+        Dialect::Inline if !obj.has("workflows") => p.add(
+            obj.path(),
+            "missing required field \"workflows\" (a \"backup\" and/or \"restore\" workflow)",
+        ),
+        Dialect::Inline => {}
+    }
+    Some(recipe)
 }
 
 fn workflow(value: &Value, path: &str, p: &mut Problems) -> Option<Workflow> {

@@ -1,0 +1,144 @@
+//! Recipe objects as Ramen reads them (`frontend/ramen.rs`): accepted where Ramen accepts them,
+//! with what vrg-operator does instead said in the plan's notes.
+
+use super::plan::Action;
+use super::tests::{assert_problem, load, vrg};
+
+/// A VRG in namespace `app` referencing Recipe `r`, and Recipe `r` with `spec` (YAML, indented
+/// by 2).
+fn with_recipe(spec: &str) -> String {
+    format!(
+        "{}---\napiVersion: ramendr.openshift.io/v1alpha1\nkind: Recipe\nmetadata: {{name: r, namespace: app}}\n{spec}",
+        vrg("    recipeRef: {name: r}\n")
+    )
+}
+
+fn notes(plan: &super::Plan) -> Vec<String> {
+    plan.notes.iter().map(ToString::to_string).collect()
+}
+
+fn groups_of(workflow: Option<&super::WorkflowPlan>) -> Vec<(String, String)> {
+    workflow
+        .map(|w| &w.steps)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| match &s.action {
+            Action::Backup { group, .. } => Some((group.clone(), group.clone())),
+            Action::Restore {
+                group,
+                backup_group,
+                ..
+            } => Some((group.clone(), backup_group.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_null_or_empty_spec_protects_the_namespace_as_no_recipe_would() {
+    for spec in ["spec: null\n", "spec: {}\n", ""] {
+        let plan = load(&with_recipe(spec)).unwrap_or_else(|p| panic!("{spec:?}: {p:?}"));
+        let objects = vec![("objects".to_owned(), "objects".to_owned())];
+        assert_eq!(groups_of(plan.backup.as_ref()), objects, "{spec:?}");
+        assert_eq!(groups_of(plan.restore.as_ref()), objects, "{spec:?}");
+        assert_eq!(
+            notes(&plan),
+            [
+                "Recipe/r: spec.workflows: no backup or restore workflow: the default capture and \
+              recovery of the VRG's namespace apply, as with no recipe"
+            ],
+            "{spec:?}"
+        );
+    }
+}
+
+#[test]
+fn a_restore_only_recipe_captures_by_default_and_restores_from_that_capture() {
+    let plan = load(&with_recipe(
+        "spec:
+  groups: [{name: rg1, type: resource, includedResourceTypes: [configmaps]}]
+  workflows:
+    - {name: restore, sequence: [{group: rg1}]}
+",
+    ))
+    .unwrap();
+    assert_eq!(
+        groups_of(plan.backup.as_ref()),
+        [("objects".to_owned(), "objects".to_owned())]
+    );
+    assert_eq!(
+        groups_of(plan.restore.as_ref()),
+        [("rg1".to_owned(), "objects".to_owned())],
+        "rg1 restores its configmaps from the default capture"
+    );
+    assert!(notes(&plan)[0].contains("no backup workflow: captures are the default capture"));
+}
+
+#[test]
+fn an_empty_sequence_counts_as_no_workflow() {
+    let plan = load(&with_recipe(
+        "spec:
+  groups: [{name: rg1, type: resource}]
+  workflows:
+    - {name: backup, sequence: [{group: rg1}]}
+    - {name: restore, sequence: []}
+",
+    ))
+    .unwrap();
+    assert_eq!(
+        groups_of(plan.backup.as_ref()),
+        [("rg1".to_owned(), "rg1".to_owned())]
+    );
+    assert!(plan.restore.is_none(), "{:?}", plan.restore);
+    assert_eq!(
+        notes(&plan),
+        [
+            "Recipe/r: spec.workflows[1].sequence: workflow \"restore\" has no steps: the default \
+          recovery applies"
+        ]
+    );
+}
+
+#[test]
+fn volume_groups_are_kept_and_scope_checked_but_never_acted_on() {
+    let spec = "spec:
+  volumes: {name: vols, type: volume, includedNamespaces: [app], labelSelector: {matchLabels: {app: db}}}
+  groups:
+    - {name: rg1, type: resource}
+    - {name: pvcs, type: volume, selectResource: pvc, labelSelector: {matchLabels: {app: db}}}
+  workflows:
+    - {name: backup, sequence: [{group: pvcs}, {group: rg1}, {group: vols}]}
+    - {name: restore, sequence: [{group: rg1}]}
+";
+    let plan = load(&with_recipe(spec)).unwrap();
+    assert_eq!(
+        groups_of(plan.backup.as_ref()),
+        [("rg1".to_owned(), "rg1".to_owned())],
+        "the volume groups' steps are skipped"
+    );
+    let notes = notes(&plan);
+    assert_eq!(notes.len(), 4, "{notes:#?}");
+    assert!(
+        notes.contains(
+            &"Recipe/r: spec.groups[1].type: a volume group selects PVCs for volume replication, \
+          which vrg-operator does not do: kept, not acted on"
+                .to_owned()
+        )
+    );
+    assert!(
+        notes.contains(
+            &"Recipe/r: spec.workflows[0].sequence[0]: group \"pvcs\" is a volume group, which \
+          vrg-operator does not act on: the step is skipped"
+                .to_owned()
+        )
+    );
+    // spec.volumes names namespaces like any group: a tenant's may not reach past its own.
+    let escape = spec.replace(
+        "includedNamespaces: [app]",
+        "includedNamespaces: [kube-system]",
+    );
+    assert_problem(
+        &load(&with_recipe(&escape)).unwrap_err(),
+        "Recipe/r: spec.volumes.includedNamespaces[0]: group namespace \"kube-system\" is not allowed",
+    );
+}
