@@ -575,7 +575,7 @@ async fn a_capture_a_failover_could_not_restore_never_replaces_one_it_could() {
     let env = Env::with_stand_in("unrestorable").await;
     // `optional` may fail without failing the capture, but the restore workflow needs it.
     let recipe = "    recipe:
-      groups: [{name: optional, essential: false}, {name: needed}]
+      groups: [{name: optional, essential: false}, {name: needed, essential: true}]
       workflows:
         - {name: backup, failOn: essential-error, sequence: [{group: optional}, {group: needed}]}
         - {name: restore, sequence: [{group: optional}, {group: needed}]}
@@ -631,7 +631,7 @@ async fn fail_on_modes_decide_whether_a_failed_group_fails_the_capture() {
         ("full", "full-error", "Uploaded"),
     ] {
         let recipe = format!(
-            "    recipe:\n      groups: [{{name: optional, essential: false}}, {{name: needed}}]\n      workflows: [{{name: backup, failOn: {fail_on}, sequence: [{{group: optional}}, {{group: needed}}]}}]\n"
+            "    recipe:\n      groups: [{{name: optional, essential: false}}, {{name: needed, essential: true}}]\n      workflows: [{{name: backup, failOn: {fail_on}, sequence: [{{group: optional}}, {{group: needed}}]}}]\n"
         );
         env.apply(&vrg(name, "1h", &recipe)).await;
         let vrg = env

@@ -11,7 +11,7 @@ use crate::recipe::{Loaded, Settings, load_vrg};
 /// The backup plan of an inline recipe: `steps` is the sequence (YAML list items), `fail_on` the
 /// workflow's failOn. Groups g0..g3 and hook `h` (ops `ok`, `undo`, `tolerant` with onError
 /// continue; `quiesce` whose inverse is `undo`, `freeze` (succeeds) whose inverse is `undo`, `lock`
-/// (succeeds) whose inverse is `unlock`) exist; group g2 is not essential.
+/// (succeeds) whose inverse is `unlock`) exist; group g2 is not essential, the rest are.
 pub fn plan(steps: &[&str], fail_on: &str) -> WorkflowPlan {
     let sequence: String = steps
         .iter()
@@ -27,15 +27,16 @@ spec:
   kubeObjectProtection:
     recipe:
       groups:
-        - {{name: g0}}
-        - {{name: g1, timeout: 60}}
+        - {{name: g0, essential: true}}
+        - {{name: g1, timeout: 60, essential: true}}
         - {{name: g2, essential: false}}
-        - {{name: g3}}
+        - {{name: g3, essential: true}}
       hooks:
         - name: h
           type: exec
           labelSelector: app=db
           timeout: 100
+          essential: true
           ops:
             - {{name: ok, command: /bin/true}}
             - {{name: undo, command: /bin/true}}

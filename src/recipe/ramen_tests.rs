@@ -142,3 +142,24 @@ fn volume_groups_are_kept_and_scope_checked_but_never_acted_on() {
         "Recipe/r: spec.volumes.includedNamespaces[0]: group namespace \"kube-system\" is not allowed",
     );
 }
+
+#[test]
+fn an_unset_essential_is_not_essential_as_ramen_reads_it() {
+    let plan = load(&with_recipe(
+        "spec:
+  groups: [{name: a, type: resource}, {name: b, type: resource, essential: true}]
+  hooks: [{name: h, type: exec, namespace: app, labelSelector: {matchLabels: {app: db}}, ops: [{name: o, command: /bin/true}]}]
+  workflows:
+    - {name: backup, failOn: essential-error, sequence: [{hook: h/o}, {group: a}, {group: b}]}
+",
+    ))
+    .unwrap();
+    let essential: Vec<bool> = plan
+        .backup
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.essential)
+        .collect();
+    assert_eq!(essential, [false, false, true]);
+}

@@ -4,19 +4,27 @@ use std::fmt::Write;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::model::{NameSelector, OnError, SelectResource};
+use super::model::{FailOn, NameSelector, OnError, SelectResource};
 use super::plan::{Action, Step, Target, WorkflowPlan};
 
 /// The steps in order, one per line.
 pub fn text(workflow: &WorkflowPlan) -> String {
     let mut out = String::new();
+    // Whether a step is essential matters only when the workflow does not stop on any error.
+    let essential_matters = workflow.fail_on != FailOn::AnyError;
     for (i, step) in workflow.steps.iter().enumerate() {
-        let _ = writeln!(out, "{}. {}: {}", i + 1, step.name, describe(step));
+        let _ = writeln!(
+            out,
+            "{}. {}: {}",
+            i + 1,
+            step.name,
+            describe(step, essential_matters)
+        );
     }
     out
 }
 
-fn describe(step: &Step) -> String {
+fn describe(step: &Step, essential_matters: bool) -> String {
     let mut words = match &step.action {
         Action::Backup { spec, .. } => format!("Velero Backup of {}", filter(&spec.filter)),
         Action::Restore {
@@ -80,10 +88,10 @@ fn describe(step: &Step) -> String {
         words,
         " [timeout {}, onError {on_error}{}]",
         humantime::format_duration(step.timeout),
-        if step.essential {
-            ""
-        } else {
-            ", not essential"
+        match (essential_matters, step.essential) {
+            (false, _) => "",
+            (true, true) => ", essential",
+            (true, false) => ", not essential",
         }
     );
     words

@@ -152,7 +152,9 @@ pub fn group(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> O
         }),
         restore_status_included,
         restore_status_excluded,
-        essential: obj.bool("essential", p).unwrap_or(true),
+        // Unset is not essential, as Ramen's code reads it (`Essential != nil && *Essential`),
+        // whatever its API's comment says.
+        essential: obj.bool("essential", p).unwrap_or(false),
         restore_overwrite: obj.bool("restoreOverwriteResources", p).unwrap_or(false),
         timeout: obj.timeout("timeout", p),
     })

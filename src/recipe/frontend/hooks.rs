@@ -114,7 +114,8 @@ pub fn hook(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Op
         single_pod_only: obj.bool("singlePodOnly", p).unwrap_or(false),
         on_error: on_error(&obj, p),
         timeout: obj.timeout("timeout", p),
-        essential: obj.bool("essential", p).unwrap_or(true),
+        // Unset is not essential, as Ramen's code reads it (see groups.rs).
+        essential: obj.bool("essential", p).unwrap_or(false),
         skip_if_not_present: obj.bool("skipHookIfNotPresent", p).unwrap_or(false),
         kind,
         init_containers,
