@@ -5,6 +5,7 @@
 //! exactly what the controller puts into a VRG's `RecipeReady` condition.
 
 pub mod cluster_scoped;
+pub mod exclusions;
 pub mod frontend;
 pub mod labels;
 pub mod model;

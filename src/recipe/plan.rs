@@ -166,8 +166,15 @@ pub fn workflow(
                         spec,
                     }
                 } else {
+                    let excluded_resources = super::exclusions::backup_excluded(
+                        &group.included_resources,
+                        &group.excluded_resources,
+                    );
                     let spec = BackupSpec {
-                        filter,
+                        filter: ResourceFilter {
+                            excluded_resources,
+                            ..filter
+                        },
                         snapshot_volumes: Some(false),
                         ..BackupSpec::default()
                     };

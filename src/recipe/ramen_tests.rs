@@ -163,3 +163,42 @@ fn an_unset_essential_is_not_essential_as_ramen_reads_it() {
         .collect();
     assert_eq!(essential, [false, false, true]);
 }
+
+#[test]
+fn group_backups_leave_out_what_ramen_leaves_out_unless_named_and_restores_do_not_filter() {
+    let plan = load(&with_recipe(
+        "spec:
+  groups:
+    - {name: data, type: resource, includedResourceTypes: [configmaps, persistentvolumeclaims]}
+  workflows:
+    - {name: backup, sequence: [{group: data}]}
+    - {name: restore, sequence: [{group: data}]}
+",
+    ))
+    .unwrap();
+    let Action::Backup { spec, .. } = &plan.backup.unwrap().steps[0].action else {
+        panic!("a Backup")
+    };
+    let excluded = &spec.filter.excluded_resources;
+    for resource in [
+        "persistentvolumes",
+        "volumereplications.replication.storage.openshift.io",
+        "replicationsources.volsync.backube",
+        "volumesnapshots.snapshot.storage.k8s.io",
+        "endpoints",
+        "endpointslices.discovery.k8s.io",
+    ] {
+        assert!(
+            excluded.contains(&resource.to_owned()),
+            "{resource}: {excluded:?}"
+        );
+    }
+    assert!(
+        !excluded.contains(&"persistentvolumeclaims".to_owned()),
+        "named by the group, so captured"
+    );
+    let Action::Restore { spec, .. } = &plan.restore.unwrap().steps[0].action else {
+        panic!("a Restore")
+    };
+    assert!(spec.filter.excluded_resources.is_empty());
+}

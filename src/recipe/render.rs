@@ -102,8 +102,17 @@ fn filter(f: &crate::api::velero::ResourceFilter) -> String {
     if !f.included_resources.is_empty() {
         let _ = write!(s, ", resources {}", f.included_resources.join(","));
     }
-    if !f.excluded_resources.is_empty() {
-        let _ = write!(s, ", excluding {}", f.excluded_resources.join(","));
+    // The default exclusions (volume and Endpoints objects) are named in `--format yaml` only.
+    let (defaults, own): (Vec<&String>, Vec<&String>) = f
+        .excluded_resources
+        .iter()
+        .partition(|r| super::exclusions::is_default(r));
+    if !own.is_empty() {
+        let own: Vec<&str> = own.iter().map(|r| r.as_str()).collect();
+        let _ = write!(s, ", excluding {}", own.join(","));
+    }
+    if !defaults.is_empty() {
+        s.push_str(" (default exclusions apply)");
     }
     if let Some(sel) = &f.label_selector {
         let _ = write!(s, ", labels {}", selector(sel));
