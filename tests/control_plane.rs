@@ -313,3 +313,60 @@ async fn validate_cluster_checks_a_vrg_against_the_clusters_recipe() {
         "{text}"
     );
 }
+
+/// The Recipe CRD keys its lists by `name`, as Ramen's does: the API server itself refuses two
+/// groups, hooks, workflows, ops or checks of one name.
+#[tokio::test]
+async fn the_api_server_refuses_a_recipe_with_duplicate_names() {
+    let plane = shared();
+    let client = plane.client().await.unwrap();
+    let ns = plane.namespace(&client, "list-maps").await.unwrap();
+    let recipes: Api<vrg_operator::api::Recipe> = Api::namespaced(client.clone(), &ns);
+    let recipe = |name: &str, spec: Value| {
+        serde_json::from_value::<vrg_operator::api::Recipe>(json!({
+            "apiVersion": "ramendr.openshift.io/v1alpha1",
+            "kind": "Recipe",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))
+        .unwrap()
+    };
+    let hook = |ops: Value| json!({"name": "h", "type": "exec", "ops": ops});
+    let op = json!({"name": "o", "command": "/bin/true"});
+    let backup = json!({"name": "backup", "sequence": [{"group": "g"}]});
+    let cases = [
+        (
+            "groups",
+            json!({"groups": [{"name": "g"}, {"name": "g"}], "workflows": [backup]}),
+        ),
+        (
+            "hooks",
+            json!({"hooks": [hook(json!([op])), hook(json!([op]))], "workflows": [backup]}),
+        ),
+        ("workflows", json!({"workflows": [backup, backup]})),
+        (
+            "ops",
+            json!({"hooks": [hook(json!([op, op]))], "workflows": [backup]}),
+        ),
+    ];
+    for (what, spec) in cases {
+        let err = recipes
+            .create(
+                &PostParams::default(),
+                &recipe(&format!("dup-{what}"), spec),
+            )
+            .await
+            .expect_err(what);
+        assert!(err.to_string().contains("Duplicate value"), "{what}: {err}");
+    }
+    recipes
+        .create(
+            &PostParams::default(),
+            &recipe(
+                "distinct",
+                json!({"groups": [{"name": "g"}], "workflows": [backup]}),
+            ),
+        )
+        .await
+        .unwrap();
+}

@@ -35,6 +35,8 @@ use super::schema;
         json_path = ".metadata.creationTimestamp"
     )
 )]
+// Lists of named items are list-maps keyed by `name`, as in Ramen's CRD: the API server itself
+// refuses two groups, hooks, workflows, ops or checks of one name.
 #[serde(rename_all = "camelCase")]
 pub struct RecipeSpec {
     /// Type of application the recipe is written for (informational).
@@ -42,12 +44,14 @@ pub struct RecipeSpec {
     pub app_type: String,
     /// Resource groups, referenced by workflow steps `group: NAME`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub groups: Vec<Group>,
     /// Ramen: selects the volumes Ramen replicates (kept, not acted on here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<Group>,
     /// Hooks, referenced by workflow steps `hook: HOOK/OP`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub hooks: Vec<Hook>,
     /// Ramen: job templates for `job` hooks (kept; job hooks are a later milestone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,6 +59,7 @@ pub struct RecipeSpec {
     pub jobs: Option<Vec<Value>>,
     /// Workflows; `backup` and `restore` are the ones the operator runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub workflows: Vec<Workflow>,
 }
 
@@ -152,8 +157,10 @@ pub struct Hook {
     #[schemars(schema_with = "schema::int_or_string")]
     pub timeout: Option<IntOrString>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub ops: Vec<Operation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub chks: Vec<Check>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub essential: Option<bool>,
