@@ -405,3 +405,72 @@ async fn the_operators_shared_cluster_settings_close_exec_hooks_to_tenants() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(trace(&env.ns), "", "the exec hook never ran");
 }
+
+/// Ramen's built-in VM recipe, as Ramen selects it (`recipeRef: {name: vm-recipe}` into the admin
+/// namespace) and fills it (its VM namespaces from `protectedNamespaces`): the real Velero server
+/// captures the labelled objects of the protected namespace.
+#[tokio::test]
+async fn ramens_vm_recipe_captures_the_labelled_objects_of_the_protected_namespaces() {
+    let mut env = Env::start("tenant-vm").await;
+    env.restart_controller_with(controller::Options {
+        settings: Settings {
+            admin_namespaces: vec![env.ns.clone()],
+            min_capture_interval: Duration::from_secs(1),
+            ..Settings::default()
+        },
+        ..options(&env.velero_ns, &env.ns)
+    });
+    let vms = shared().namespace(&env.client, "tenant-vms").await.unwrap();
+    let kop = format!(
+        "    recipeRef: {{name: vm-recipe, namespace: {}}}
+    recipeParameters:
+      K8S_RESOURCE_SELECTOR: [vm-a]
+      PVC_RESOURCE_SELECTOR: [vm-a-disks]
+",
+        env.ns
+    );
+    env.apply(&vrg(
+        "vms",
+        &format!("  protectedNamespaces: [{vms}]\n"),
+        &kop,
+    ))
+    .await;
+    let vrg = env
+        .wait("vms", "the capture", TIMEOUT, |v| {
+            is(v, "ClusterDataProtected", "True")
+        })
+        .await;
+    let ready = condition(&vrg, "RecipeReady").unwrap();
+    assert!(
+        ready
+            .message
+            .starts_with("built-in recipe vm-recipe is valid; note: ")
+            && ready.message.contains("spec.volumes: selects PVCs"),
+        "{}",
+        ready.message
+    );
+    let backups = env.backups().list(&env.own()).await.unwrap().items;
+    assert!(!backups.is_empty());
+    for backup in &backups {
+        let filter = &backup.spec.filter;
+        assert_eq!(filter.included_namespaces, [vms.as_str()]);
+        assert_eq!(filter.include_cluster_resources, Some(true));
+        let expression = &filter
+            .label_selector
+            .as_ref()
+            .and_then(|s| s.match_expressions.clone())
+            .unwrap()[0];
+        assert_eq!(
+            (expression.key.as_str(), expression.values.clone()),
+            (
+                "ramendr.openshift.io/k8s-resource-selector",
+                Some(vec!["vm-a".to_owned()])
+            )
+        );
+        assert_eq!(
+            backup.status.as_ref().and_then(|s| s.phase.clone()),
+            Some(vrg_operator::api::velero::BackupPhase::Completed),
+            "the real Velero server took it"
+        );
+    }
+}

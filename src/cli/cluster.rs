@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::documents::{Document, kind, namespace};
 use crate::api::Recipe;
-use crate::recipe::Settings;
 use crate::recipe::scope::recipe_ref_allowed;
+use crate::recipe::{Settings, builtin};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -55,6 +55,7 @@ pub fn referenced_recipes(
             .unwrap_or(vrg_namespace);
         let key = (ns.to_owned(), name.to_owned());
         if recipe_ref_allowed(&settings.admin_namespaces, vrg_namespace, ns)
+            && !builtin::selects(&settings.admin_namespaces, ns, name)
             && !given.contains_key(&key)
             && !wanted.contains(&key)
         {

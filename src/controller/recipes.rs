@@ -51,6 +51,10 @@ pub(super) async fn read(
         // Refused at validation; reading it first would tell its existence, or its problems.
         return Ok(out);
     }
+    if recipe::builtin::selects(&settings.admin_namespaces, &ns, &r.name) {
+        // Ramen's built-in VM recipe: never read from the cluster, as in Ramen.
+        return Ok(out);
+    }
     let key = (ns.clone(), r.name.clone());
     if let Some(recipe) = Api::<Recipe>::namespaced(ctx.client.clone(), &ns)
         .get_opt(&r.name)

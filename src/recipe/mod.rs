@@ -4,6 +4,7 @@
 //! controller and `vrg-operator validate`/`plan` call the same functions, so the CLI reports
 //! exactly what the controller puts into a VRG's `RecipeReady` condition.
 
+pub mod builtin;
 pub mod cluster_scoped;
 pub mod exclusions;
 pub mod frontend;
@@ -212,7 +213,27 @@ fn check_vrg(
             };
             let source = format!("Recipe {namespace}/{name}");
             let allowed = scope.check_recipe_ref(&namespace, &mut p);
+            let built_in =
+                allowed && builtin::selects(&settings.admin_namespaces, &namespace, name);
             match allowed.then(|| recipes.recipe(&namespace, name)).flatten() {
+                _ if built_in => {
+                    // Ramen's VM recipe, never read from the cluster: it protects the VMs of the
+                    // VRG's protectedNamespaces.
+                    let protected = view.protected_namespaces.clone().unwrap_or_default();
+                    if protected.is_empty() {
+                        p.add(
+                            format!("{KOP_PATH}.recipeRef"),
+                            format!("the built-in {name} protects the VMs of the VRG's protectedNamespaces: list at least one"),
+                        );
+                    }
+                    let params = builtin::vm_parameters(params, &protected);
+                    let doc = builtin::vm_recipe(&namespace);
+                    (
+                        recipe_object(&doc, &params, Undefined::Error, &mut recipe_problems),
+                        format!("built-in recipe {name}"),
+                        &mut recipe_problems,
+                    )
+                }
                 None if !allowed => (None, source, &mut recipe_problems),
                 None if absent == Absent::NotGiven => {
                     not_given = Some(source.clone());

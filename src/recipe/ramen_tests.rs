@@ -202,3 +202,70 @@ fn group_backups_leave_out_what_ramen_leaves_out_unless_named_and_restores_do_no
     };
     assert!(spec.filter.excluded_resources.is_empty());
 }
+
+/// An admin VRG (namespace `ops`) protecting `vm1` and `vm2` with Ramen's built-in VM recipe,
+/// recipe parameters `params` (YAML, indented by 6).
+fn vm_vrg(protected: &str, params: &str) -> String {
+    vrg(&format!(
+        "    recipeRef: {{name: vm-recipe, namespace: ops}}\n    recipeParameters:\n{params}"
+    ))
+    .replace("  name: v\n", "  name: v\n  namespace: ops\n")
+    .replace(
+        "  s3Profiles",
+        &format!("  protectedNamespaces: {protected}\n  s3Profiles"),
+    )
+}
+
+#[test]
+fn ramens_vm_recipe_protects_the_labelled_objects_of_the_protected_namespaces() {
+    let plan = load(&vm_vrg(
+        "[vm1, vm2]",
+        "      K8S_RESOURCE_SELECTOR: [vm-a]\n      PVC_RESOURCE_SELECTOR: [vm-a-disks]\n",
+    ))
+    .unwrap();
+    assert_eq!(plan.source, "built-in recipe vm-recipe");
+    let Action::Backup { group, spec } = &plan.backup.as_ref().unwrap().steps[0].action else {
+        panic!("a Backup")
+    };
+    assert_eq!(group, "vm-backup");
+    assert_eq!(spec.filter.included_namespaces, ["vm1", "vm2"]);
+    assert_eq!(spec.filter.include_cluster_resources, Some(true));
+    let expression = &spec
+        .filter
+        .label_selector
+        .as_ref()
+        .unwrap()
+        .match_expressions
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(expression.key, "ramendr.openshift.io/k8s-resource-selector");
+    assert_eq!(expression.values.as_deref(), Some(&["vm-a".to_owned()][..]));
+    assert_eq!(
+        groups_of(plan.restore.as_ref()),
+        [("vm-backup".to_owned(), "vm-backup".to_owned())]
+    );
+    assert!(
+        notes(&plan)
+            .iter()
+            .any(|n| n.contains("spec.volumes: selects PVCs")),
+        "{:?}",
+        plan.notes
+    );
+}
+
+#[test]
+fn the_vm_recipe_needs_protected_namespaces_and_an_admin_vrg() {
+    assert_problem(
+        &load(&vm_vrg(
+            "[]",
+            "      K8S_RESOURCE_SELECTOR: [vm-a]\n      PVC_RESOURCE_SELECTOR: [d]\n",
+        ))
+        .unwrap_err(),
+        "the built-in vm-recipe protects the VMs of the VRG's protectedNamespaces: list at least one",
+    );
+    // A tenant's VRG has no built-in recipe: vm-recipe in its own namespace is a Recipe like any.
+    assert_problem(
+        &load(&vrg("    recipeRef: {name: vm-recipe}\n")).unwrap_err(),
+        "Recipe app/vm-recipe not found",
+    );
+}
