@@ -370,3 +370,48 @@ async fn the_api_server_refuses_a_recipe_with_duplicate_names() {
         .await
         .unwrap();
 }
+
+/// A string `labelSelector` in a Recipe object: the API server refuses it (our CRD types it as a
+/// mapping, as Ramen's does), and `validate` says the same at the same path. The inline recipe
+/// keeps its `"key=value"` form.
+#[test]
+fn validate_refuses_a_string_selector_in_a_recipe_as_the_api_server_does() {
+    let plane = shared();
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("string-selector.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {name: strings, namespace: default}
+spec:
+  groups: [{name: rg1, type: resource, labelSelector: app=db}]
+  workflows: [{name: backup, sequence: [{group: rg1}]}]
+",
+    )
+    .unwrap();
+    let out = plane
+        .kubectl()
+        .args(["apply", "--dry-run=server", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let server = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(
+        server.contains("spec.groups[0].labelSelector")
+            && server.contains("must be of type object: \"string\""),
+        "{server}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
+        .args(["validate", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let ours = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        ours.starts_with(
+            "Recipe/strings: spec.groups[0].labelSelector: must be of type object: \"string\" \
+             (a Recipe's selectors are mappings: {matchLabels: {app: db}}"
+        ),
+        "{ours}"
+    );
+}

@@ -30,6 +30,34 @@ pub fn selector(value: &Value, path: &str, p: &mut Problems) -> Option<LabelSele
     (p.len() == before).then_some(selector)
 }
 
+/// A Recipe object's selector: a mapping only, as its CRD types it, so `validate` refuses the
+/// `"key=value"` string the API server refuses (that form is the inline recipe's).
+pub fn structured_selector(value: &Value, path: &str, p: &mut Problems) -> Option<LabelSelector> {
+    let Value::String(s) = value else {
+        return selector(value, path, p);
+    };
+    let labels: Option<Vec<String>> = s
+        .split(',')
+        .map(|term| {
+            let (k, v) = term.split_once('=')?;
+            (!k.trim().is_empty() && !v.contains('='))
+                .then(|| format!("{}: {}", k.trim(), v.trim()))
+        })
+        .collect();
+    let example = match labels {
+        Some(labels) => format!("{{matchLabels: {{{}}}}}", labels.join(", ")),
+        None => "{matchLabels: {...}} or {matchExpressions: [...]}".to_owned(),
+    };
+    p.add(
+        path,
+        format!(
+            "must be of type object: \"string\" (a Recipe's selectors are mappings: {example}; \
+             \"{s}\" is the inline recipe's form)"
+        ),
+    );
+    None
+}
+
 fn parse_object(value: &Value, path: &str, p: &mut Problems) -> LabelSelector {
     let mut selector = LabelSelector::default();
     let Some(obj) = Obj::new(value, path, &["matchLabels", "matchExpressions"], p) else {

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::Dialect;
-use crate::recipe::labels::selector;
+use crate::recipe::labels::{selector, structured_selector};
 use crate::recipe::model::Group;
 use crate::recipe::names::{check_dns_label, is_resource_type};
 use crate::recipe::problem::{Problems, index};
@@ -94,6 +94,10 @@ pub fn group(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> O
     };
     let included_resources = resource_types(&["includedResourceTypes", "includedResources"], p);
     let excluded_resources = resource_types(&["excludedResourceTypes", "excludedResources"], p);
+    let selector = match dialect {
+        Dialect::RecipeObject => structured_selector,
+        Dialect::Inline => selector,
+    };
     let label_selector = obj
         .get("labelSelector")
         .and_then(|v| selector(v, &obj.path_of("labelSelector"), p));

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::Dialect;
 use crate::hooks::{command, condition};
-use crate::recipe::labels::selector;
+use crate::recipe::labels::{selector, structured_selector};
 use crate::recipe::model::{Chk, Hook, HookKind, NameSelector, OnError, Op, SelectResource};
 use crate::recipe::names::{check_dns_label, is_dns_subdomain};
 use crate::recipe::problem::{Problems, index, suggestion};
@@ -67,6 +67,10 @@ pub fn hook(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Op
         p.add(obj.path_of("jobs"), "job hooks are not supported yet");
     }
     let select_resource = select_resource(&obj, is_check, p);
+    let selector = match dialect {
+        Dialect::RecipeObject => structured_selector,
+        Dialect::Inline => selector,
+    };
     let label_selector = obj
         .get("labelSelector")
         .and_then(|v| selector(v, &obj.path_of("labelSelector"), p));
