@@ -267,3 +267,62 @@ fn validate_checks_a_vrg_without_its_recipe_and_says_so() {
         "{text}"
     );
 }
+
+/// The compatibility corpus (tests/fixtures/ramen): the shapes Ramen's e2e suite, its docs and its
+/// built-in recipes use, each saying on its first line what `validate` must answer and, in its
+/// header, what Ramen does with it. Every valid one also plans both workflows.
+#[test]
+fn every_ramen_shape_validates_and_plans_as_its_fixture_says() {
+    let dir = path("tests/fixtures/ramen");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 9, "{files:?}");
+    for file in files {
+        let name = file.display().to_string();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{name}: no `# expect:` first line"));
+        let out = vrg_operator(&["validate", &name]);
+        let printed = stdout(&out);
+        if let Some(message) = expect.strip_prefix("invalid: ") {
+            assert_eq!(out.status.code(), Some(1), "{name}: {printed}");
+            assert!(printed.contains(message), "{name}: {printed}");
+            continue;
+        }
+        assert!(expect.starts_with("valid"), "{name}: {expect}");
+        assert_eq!(out.status.code(), Some(0), "{name}: {printed}");
+        if expect.contains("note") {
+            assert!(printed.contains("note: "), "{name}: {printed}");
+        }
+        if expect.contains("not given") {
+            continue;
+        }
+        let workflows: &[&str] = if expect.contains("no restore") {
+            &["backup"]
+        } else {
+            &["backup", "restore"]
+        };
+        for &workflow in workflows {
+            let out = vrg_operator(&["plan", "--workflow", workflow, &name]);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{name} {workflow}: {}{}",
+                stdout(&out),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                stdout(&out).contains(". group "),
+                "{name} {workflow}: {}",
+                stdout(&out)
+            );
+        }
+    }
+}

@@ -93,8 +93,8 @@ fn an_empty_sequence_counts_as_no_workflow() {
     assert_eq!(
         notes(&plan),
         [
-            "Recipe/r: spec.workflows[1].sequence: workflow \"restore\" has no steps: the default \
-          recovery applies"
+            "Recipe/r: spec.workflows[1].sequence: workflow \"restore\" has no steps: it counts as \
+             absent, so a recovery restores nothing"
         ]
     );
 }

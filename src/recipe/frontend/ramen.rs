@@ -6,7 +6,7 @@
 //!   skipped (Ramen backs a `type: volume` group up like a resource group, or runs an empty step
 //!   for `spec.volumes`; neither protects volumes).
 //! - A workflow with an empty `sequence` counts as absent (Ramen would wait for its first step
-//!   forever).
+//!   forever): an empty backup gets the default capture, an empty restore restores nothing.
 //! - Without a backup workflow, capture is the default capture of the VRG's namespace, as Ramen
 //!   does, and restore groups restore from it (Ramen would look for a capture of their own name,
 //!   which no capture makes). Without any workflow, recovery is the default recovery too: a
@@ -109,7 +109,7 @@ fn drop_empty_workflows(recipe: &mut Recipe) {
     for (at, name) in empty {
         let instead = match name.as_str() {
             "backup" => "the default capture applies",
-            "restore" => "the default recovery applies",
+            "restore" => "it counts as absent, so a recovery restores nothing",
             _ => "it is ignored",
         };
         note(
