@@ -61,40 +61,27 @@ pub async fn shipped_role_client(env: &Env, edit: impl FnOnce(&mut ClusterRole))
 
 /// The shipped Velero Role as `name` in the test's Velero namespace, bound to its ServiceAccount.
 async fn velero_role(env: &Env, name: &str) {
-    let mut role: Role =
-        serde_saphyr::from_str(include_str!("../../config/rbac/velero_role.yaml")).unwrap();
-    role.metadata = kube::api::ObjectMeta {
-        name: Some(name.to_owned()),
-        ..Default::default()
-    };
-    Api::<Role>::namespaced(env.client.clone(), &env.velero_ns)
-        .create(&PostParams::default(), &role)
-        .await
-        .unwrap();
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
-    }))
-    .unwrap();
-    Api::<RoleBinding>::namespaced(env.client.clone(), &env.velero_ns)
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap();
+    let role = include_str!("../../config/rbac/velero_role.yaml");
+    bind_role(env, &env.velero_ns, name, role).await;
 }
 
 /// config/rbac/leader_election_role.yaml as shipped, in this test's namespace, bound to its
 /// ServiceAccount; returns the RoleBinding's name (deleting it revokes the Lease permissions).
 pub async fn lease_role(env: &Env) -> String {
-    let name = "leader-election".to_owned();
-    let mut role: Role =
-        serde_saphyr::from_str(include_str!("../../config/rbac/leader_election_role.yaml"))
-            .unwrap();
+    let name = "leader-election";
+    let role = include_str!("../../config/rbac/leader_election_role.yaml");
+    bind_role(env, &env.ns, name, role).await;
+    name.to_owned()
+}
+
+/// The Role of `yaml` as `name` in `namespace`, bound there to this test's ServiceAccount.
+async fn bind_role(env: &Env, namespace: &str, name: &str, yaml: &str) {
+    let mut role: Role = serde_saphyr::from_str(yaml).unwrap();
     role.metadata = kube::api::ObjectMeta {
-        name: Some(name.clone()),
+        name: Some(name.to_owned()),
         ..Default::default()
     };
-    Api::<Role>::namespaced(env.client.clone(), &env.ns)
+    Api::<Role>::namespaced(env.client.clone(), namespace)
         .create(&PostParams::default(), &role)
         .await
         .unwrap();
@@ -104,11 +91,10 @@ pub async fn lease_role(env: &Env) -> String {
         "subjects": [{"kind": "ServiceAccount", "name": "vrg-operator", "namespace": env.ns}],
     }))
     .unwrap();
-    Api::<RoleBinding>::namespaced(env.client.clone(), &env.ns)
+    Api::<RoleBinding>::namespaced(env.client.clone(), namespace)
         .create(&PostParams::default(), &binding)
         .await
         .unwrap();
-    name
 }
 
 /// A kubeconfig file whose every user acts as this test's ServiceAccount (through
