@@ -688,3 +688,110 @@ async fn run_as_the_deployment(
         log()
     );
 }
+
+/// Our CRDs' `spec` fields as `(kind, path) -> (type, required)`, walked as the Ramen table
+/// (tests/fixtures/ramen/crd-fields.tsv) was: `[]` for array items, `int-or-string`, and
+/// `object(free)` for an object whose unknown fields the API server keeps.
+fn our_spec_fields() -> std::collections::BTreeMap<(String, String), (String, bool)> {
+    fn walk(
+        kind: &str,
+        path: &str,
+        schema: &Value,
+        required: bool,
+        out: &mut std::collections::BTreeMap<(String, String), (String, bool)>,
+    ) {
+        let kind_of = if schema["x-kubernetes-int-or-string"] == true {
+            "int-or-string".to_owned()
+        } else if schema["x-kubernetes-preserve-unknown-fields"] == true
+            && schema.get("properties").is_none()
+        {
+            "object(free)".to_owned()
+        } else {
+            schema["type"].as_str().unwrap_or("").to_owned()
+        };
+        out.insert((kind.to_owned(), path.to_owned()), (kind_of, required));
+        if let Some(properties) = schema["properties"].as_object() {
+            let needed: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            for (name, child) in properties {
+                walk(
+                    kind,
+                    &format!("{path}.{name}"),
+                    child,
+                    needed.contains(&name.as_str()),
+                    out,
+                );
+            }
+        }
+        if schema.get("items").is_some() {
+            walk(kind, &format!("{path}[]"), &schema["items"], false, out);
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for crd in documents(&read("crds/crds.yaml")) {
+        let kind = crd["spec"]["names"]["kind"].as_str().unwrap().to_owned();
+        let version = crd["spec"]["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "v1alpha1")
+            .unwrap();
+        let root = &version["schema"]["openAPIV3Schema"];
+        let required = root["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|n| n == "spec"));
+        walk(
+            &kind,
+            "spec",
+            &root["properties"]["spec"],
+            required,
+            &mut out,
+        );
+    }
+    out
+}
+
+/// Field by field against Ramen's CRDs (the table in tests/fixtures/ramen/crd-fields.tsv): every
+/// field Ramen's API has is one of ours with the same type, or a type that accepts more (an
+/// integer-or-string where Ramen says integer), or lies under an object whose fields the API
+/// server keeps as written (Ramen's volume replication settings). docs/recipe-reference.md
+/// section 15 explains each difference.
+#[test]
+fn every_field_of_ramens_crds_is_kept_by_ours() {
+    let ours = our_spec_fields();
+    let table = read("tests/fixtures/ramen/crd-fields.tsv");
+    let mut rows = 0;
+    for line in table.lines().filter(|l| !l.starts_with('#')) {
+        let [kind, path, ramen_type, _required] = line.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("a row of four columns: {line:?}")
+        };
+        rows += 1;
+        let key = (kind.to_owned(), path.to_owned());
+        if let Some((our_type, _)) = ours.get(&key) {
+            let wider = matches!(
+                (ramen_type, our_type.as_str()),
+                ("integer", "int-or-string") | ("object", "object(free)")
+            );
+            assert!(
+                our_type == ramen_type || wider,
+                "{kind} {path}: Ramen's type is {ramen_type}, ours {our_type}"
+            );
+            continue;
+        }
+        // Not a field of ours: some ancestor must keep it as written.
+        let kept = path
+            .match_indices(['.', '['])
+            .map(|(i, _)| &path[..i])
+            .any(|ancestor| {
+                ours.get(&(kind.to_owned(), ancestor.to_owned()))
+                    .is_some_and(|(t, _)| t == "object(free)")
+            });
+        assert!(
+            kept,
+            "{kind} {path} ({ramen_type}): neither a field of our CRD nor kept under a free-form object"
+        );
+    }
+    assert!(rows > 400, "{rows} rows");
+}
