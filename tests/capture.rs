@@ -875,3 +875,47 @@ async fn a_recipe_edit_mid_run_ends_the_run_cleanly_and_the_next_uses_the_new_pl
         events.iter().map(|e| e.note.clone()).collect::<Vec<_>>()
     );
 }
+
+/// A Recipe with no spec at all, as Ramen's CRD allows: the API server takes it, and the VRG that
+/// references it is protected by the default capture, with a note that says so.
+#[tokio::test]
+async fn a_recipe_without_a_spec_protects_the_namespace_as_no_recipe_would() {
+    let env = Env::start("spec-less").await;
+    env.apply(
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {name: bare}
+",
+    )
+    .await;
+    env.apply(&vrg("app", "1h", "    recipeRef: {name: bare}\n"))
+        .await;
+    let vrg = env
+        .wait("app", "the capture", TIMEOUT, |v| {
+            is(v, "ClusterDataProtected", "True")
+        })
+        .await;
+    let ready = condition(&vrg, "RecipeReady").unwrap();
+    assert!(
+        ready
+            .message
+            .contains("is valid; note: Recipe/bare: spec.workflows: no backup or restore workflow"),
+        "{}",
+        ready.message
+    );
+    let groups: Vec<String> = env
+        .backups()
+        .list(&env.own())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter_map(|b| {
+            vrg_operator::velero::names::capture_of(b.metadata.labels.as_ref()?).map(|c| c.group)
+        })
+        .collect();
+    assert!(
+        groups.iter().all(|g| g == "objects") && !groups.is_empty(),
+        "{groups:?}"
+    );
+}

@@ -415,3 +415,36 @@ spec:
         "{ours}"
     );
 }
+
+/// Recipes without a spec apply as they do with Ramen's CRD: `spec: null` (kubectl drops it) and
+/// no `spec` at all.
+#[tokio::test]
+async fn kubectl_applies_a_recipe_without_a_spec() {
+    let plane = shared();
+    let client = plane.client().await.unwrap();
+    let ns = plane.namespace(&client, "spec-less").await.unwrap();
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("spec-less.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {name: null-spec}
+spec: null
+---
+apiVersion: ramendr.openshift.io/v1alpha1
+kind: Recipe
+metadata: {name: no-spec}
+",
+    )
+    .unwrap();
+    let out = plane
+        .kubectl()
+        .args(["apply", "-n", &ns, "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

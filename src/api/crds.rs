@@ -12,7 +12,30 @@ pub struct CrdError(#[from] serde_saphyr::SerializeError);
 
 /// Every CRD this operator owns.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![VolumeReplicationGroup::crd(), Recipe::crd()]
+    vec![VolumeReplicationGroup::crd(), spec_optional(Recipe::crd())]
+}
+
+/// `crd` without `spec` among its required fields: Ramen's Recipe CRD lets a Recipe have none
+/// (or `spec: null`, which the API server prunes), and Ramen reads it as empty; so do we.
+fn spec_optional(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for version in &mut crd.spec.versions {
+        let root = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut());
+        if let Some(root) = root {
+            root.required = root
+                .required
+                .take()
+                .map(|r| {
+                    r.into_iter()
+                        .filter(|field| field != "spec")
+                        .collect::<Vec<_>>()
+                })
+                .filter(|r| !r.is_empty());
+        }
+    }
+    crd
 }
 
 /// The CRDs as one multi-document YAML stream.

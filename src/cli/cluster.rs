@@ -3,11 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use kube::api::Api;
 use serde_json::Value;
 
 use super::documents::{Document, kind, namespace};
-use crate::api::Recipe;
 use crate::recipe::scope::recipe_ref_allowed;
 use crate::recipe::{Settings, builtin};
 
@@ -73,7 +71,7 @@ pub fn referenced_recipes(
         let client = kube::Client::try_default().await.map_err(Error::Connect)?;
         let mut found = BTreeMap::new();
         for (ns, name) in wanted {
-            let recipe = Api::<Recipe>::namespaced(client.clone(), &ns)
+            let recipe = crate::controller::recipe_documents(&client, &ns)
                 .get_opt(&name)
                 .await
                 .map_err(|source| Error::Read {

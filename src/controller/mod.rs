@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use kube::api::Api;
+use kube::api::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -33,6 +34,7 @@ use kube::{Resource, ResourceExt};
 pub use context::Context;
 pub use error::Error;
 pub use finalizer::FINALIZER;
+pub use recipes::recipe_documents;
 pub use reconcile::CAPTURE_NOW;
 
 use crate::api::{Recipe, VolumeReplicationGroup};
@@ -125,9 +127,11 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
     metrics.set_ready();
     let vrgs = controller.store();
     controller
-        // A Recipe change re-queues every VRG that references it.
+        // A Recipe change re-queues every VRG that references it. Its metadata is all the
+        // mapping needs, and a metadata watch never fails to decode a Recipe (one without a
+        // spec, say): the Recipe itself is read as a document when a VRG is reconciled.
         .watches(
-            Api::<Recipe>::all(client),
+            Api::<PartialObjectMeta<Recipe>>::all(client),
             watcher::Config::default(),
             move |recipe| {
                 let (ns, name) = (recipe.namespace().unwrap_or_default(), recipe.name_any());

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, ApiResource, DynamicObject};
 use serde_json::Value;
 
 use super::drive::Owner;
@@ -56,10 +56,7 @@ pub(super) async fn read(
         return Ok(out);
     }
     let key = (ns.clone(), r.name.clone());
-    if let Some(recipe) = Api::<Recipe>::namespaced(ctx.client.clone(), &ns)
-        .get_opt(&r.name)
-        .await?
-    {
+    if let Some(recipe) = recipe_documents(&ctx.client, &ns).get_opt(&r.name).await? {
         let doc = serde_json::to_value(recipe)?;
         out.carried = Some(carried_form(&doc).to_string());
         out.origin = Some(format!("Recipe {ns}/{} on this cluster", r.name));
@@ -77,6 +74,16 @@ pub(super) async fn read(
         out.found.insert(key, doc);
     }
     Ok(out)
+}
+
+/// Recipes as documents, however they are written (even without a `spec`, which the typed
+/// Recipe could not decode): the recipe loader reports what is wrong with them.
+pub fn recipe_documents(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::erase::<Recipe>(&()),
+    )
 }
 
 /// What a capture carries of a Recipe: what defines it, nothing the server added.

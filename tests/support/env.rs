@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use vrg_operator::api::VolumeReplicationGroup;
 use vrg_operator::api::velero::{Backup, BackupSpec};
-use vrg_operator::api::{Recipe, VolumeReplicationGroup};
 use vrg_operator::controller;
 use vrg_operator::recipe::Settings;
 use vrg_operator::velero::names::LABEL_VRG_NAMESPACE;
@@ -262,7 +262,8 @@ impl Env {
                         .unwrap();
                 }
                 Some("Recipe") => {
-                    Api::<Recipe>::namespaced(self.client.clone(), &self.ns)
+                    // As a document: a Recipe may have no spec, which the typed Recipe requires.
+                    controller::recipe_documents(&self.client, &self.ns)
                         .patch(&name, &params, &Patch::Apply(&doc))
                         .await
                         .unwrap();
