@@ -5,6 +5,8 @@
 //! protected namespaces, cluster-scoped ones included, and restores them the same way; its
 //! volumes (labelled by `PVC_RESOURCE_SELECTOR`) are Ramen's to replicate, kept but not acted on.
 
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
 use super::params::Parameters;
@@ -67,7 +69,10 @@ pub fn selects(admin_namespaces: &[String], namespace: &str, name: &str) -> bool
 
 /// The VM recipe as a Recipe document in `namespace`.
 pub fn vm_recipe(namespace: &str) -> Value {
-    let mut doc: Value = serde_saphyr::from_str(VM_RECIPE_YAML).unwrap_or_default();
+    // Parsed once, not on every reconcile of every VM VRG.
+    static PARSED: LazyLock<Value> =
+        LazyLock::new(|| serde_saphyr::from_str(VM_RECIPE_YAML).unwrap_or_default());
+    let mut doc = PARSED.clone();
     doc["metadata"]["namespace"] = Value::String(namespace.to_owned());
     doc
 }

@@ -101,11 +101,16 @@ pub fn load_vrg(
         Outcome::Loaded(loaded) => Ok(loaded),
         Outcome::Invalid(problems) => Err(problems),
         // Not produced for `Absent::NotFound`, which reports the Recipe missing instead.
-        Outcome::RecipeNotGiven(recipe) => Err(vec![Problem {
-            object: None,
-            path: format!("{KOP_PATH}.recipeRef"),
-            message: format!("{recipe} not found"),
-        }]),
+        Outcome::RecipeNotGiven(recipe) => Err(vec![recipe_not_found(&recipe)]),
+    }
+}
+
+/// The problem of a `recipeRef` whose Recipe (`Recipe NS/NAME`) does not exist.
+fn recipe_not_found(recipe: &str) -> Problem {
+    Problem {
+        object: None,
+        path: format!("{KOP_PATH}.recipeRef"),
+        message: format!("{recipe} not found"),
     }
 }
 
@@ -240,10 +245,7 @@ fn check_vrg(
                     (None, source, &mut recipe_problems)
                 }
                 None => {
-                    p.add(
-                        format!("{KOP_PATH}.recipeRef"),
-                        format!("Recipe {namespace}/{name} not found"),
-                    );
+                    p.push(recipe_not_found(&source));
                     (None, source, &mut recipe_problems)
                 }
                 Some(doc) => (

@@ -34,6 +34,10 @@ impl Problems {
         });
     }
 
+    pub fn push(&mut self, problem: Problem) {
+        self.0.push(problem);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
