@@ -280,7 +280,7 @@ fn every_ramen_shape_validates_and_plans_as_its_fixture_says() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 9, "{files:?}");
+    assert!(files.len() >= 10, "{files:?}");
     for file in files {
         let name = file.display().to_string();
         let text = std::fs::read_to_string(&file).unwrap();

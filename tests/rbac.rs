@@ -1,6 +1,6 @@
 //! The shipped RBAC is enough: the controller, acting as a ServiceAccount bound to
 //! config/rbac/role.yaml and config/rbac/velero_role.yaml (in the Velero namespace) and nothing
-//! else, captures, runs exec hooks on pods and through Deployments, records Events, recovers, and
+//! else, captures, runs exec hooks on pods and through Deployments, scale and job hooks, records Events, recovers, and
 //! cleans up deleted VRGs (their captures through DeleteBackupRequests, their Restores); and with
 //! config/rbac/leader_election_role.yaml it takes, renews and releases the leader lease. The
 //! stand-in serves Velero's part, with another cluster's capture to recover from.
@@ -51,14 +51,19 @@ async fn the_shipped_rules_are_enough_for_the_whole_lifecycle() {
         .await
         .unwrap();
 
-    let recipe = "      groups: [{name: data}]
+    let recipe = &"      groups: [{name: data}]
       hooks:
         - {name: pod, type: exec, labelSelector: app=db, ops: [{name: mark, command: /bin/true}]}
         - {name: web, type: exec, selectResource: deployment, nameSelector: web, timeout: 30, ops: [{name: mark, command: /bin/true}]}
+        - {name: scale, type: scale, selectResource: deployment, nameSelector: web, timeout: 30}
+        - {name: job, type: job, jobs: [{name: mark, timeout: 30}]}
+      jobs:
+        - mark: '{spec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, nodeName: NODE, containers: [{name: mark, image: busybox}]}}}}'
       workflows:
-        - {name: backup, sequence: [{hook: pod/mark}, {hook: web/mark}, {group: data}]}
+        - {name: backup, sequence: [{hook: pod/mark}, {hook: web/mark}, {hook: scale/down}, {hook: scale/sync}, {hook: job/mark}, {group: data}, {hook: scale/up}, {hook: scale/sync}]}
         - {name: restore, sequence: [{group: data}, {hook: pod/mark}]}
-";
+"
+    .replace("NODE", &shared().node_name);
     let vrg = |name: &str, action: &str| {
         format!(
             "apiVersion: ramendr.openshift.io/v1alpha1
@@ -77,12 +82,13 @@ spec:
     env.apply(&vrg("primary", "\"\"")).await;
     let v = env
         .wait("primary", "a capture as the ServiceAccount", TIMEOUT, |v| {
-            is(v, "ClusterDataProtected", "True")
+            is(v, "ClusterDataProtected", "True") && is(v, "HooksReady", "True")
         })
         .await;
     assert!(
         is(&v, "HooksReady", "True"),
-        "the exec hook ran with the shipped RBAC"
+        "the exec, scale and job hooks ran with the shipped RBAC: {:#?}",
+        v.status
     );
     // Recovery as the ServiceAccount: another cluster's capture of VRG `failover`, synced here.
     env.synced_backup("failover", 5, "data", "Completed").await;

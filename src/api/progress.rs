@@ -107,7 +107,7 @@ impl StepPhase {
 }
 
 /// The outcome of a hook step in one pod (or, for a check, on one object).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HookResult {
     /// `pod/NAME` or `KIND/NAME`.
@@ -124,6 +124,10 @@ pub struct HookResult {
     pub stderr: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Scale hooks: the replicas a `down` step found (and a later `up` restores), or the
+    /// replicas an `up` step set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
 }
 
 /// Progress of an inverse op.

@@ -53,7 +53,7 @@ pub struct RecipeSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub hooks: Vec<Hook>,
-    /// Ramen: job templates for `job` hooks (kept; job hooks are a later milestone).
+    /// Job templates for `job` hooks: a list of `{NAME: "<Job as YAML or JSON>"}` maps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::free_form_object_list")]
     pub jobs: Option<Vec<Value>>,
@@ -164,7 +164,8 @@ pub struct Hook {
     pub chks: Vec<Check>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub essential: Option<bool>,
-    /// Ramen: job hook details (kept; job hooks are a later milestone).
+    /// A `job` hook's Jobs: `name` (a template in `spec.jobs`), `timeout`, `onError`, `inverseOp`,
+    /// `forceCreate`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::free_form_object_list")]
     pub jobs: Option<Vec<Value>>,

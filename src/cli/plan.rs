@@ -162,7 +162,7 @@ fn velero_objects(
                 let restore = velero::spec::restore(spec, &source.name(), &id, velero_namespace);
                 objects.extend(serde_json::to_value(restore).ok());
             }
-            Action::Exec(_) | Action::Check(_) => {}
+            Action::Exec(_) | Action::Check(_) | Action::Scale(_) | Action::Job(_) => {}
         }
     }
     objects

@@ -105,6 +105,7 @@ pub(super) async fn check_step(
                                 stdout: String::new(),
                                 stderr: String::new(),
                                 message: Some("condition true".into()),
+                                replicas: None,
                             })
                             .collect();
                         let (results, note) = budget::keep(results, |_| false);

@@ -55,7 +55,9 @@ pub fn step_objects(
                     .with_attempt(attempt),
             ]
         }
-        PlanAction::Exec(_) | PlanAction::Check(_) => vec![],
+        PlanAction::Exec(_) | PlanAction::Check(_) | PlanAction::Scale(_) | PlanAction::Job(_) => {
+            vec![]
+        }
     }
 }
 
@@ -111,10 +113,16 @@ async fn observe(
                 let ids = step_objects(owner, plan, workflow, run, i);
                 objects(&restores, &ids, velero::phase::restore_progress)
             }
-            PlanAction::Exec(_) | PlanAction::Check(_) => Observation::Hook(
-                ctx.hooks
-                    .observe(&hook_key(owner, run, i, progress.attempt, false)),
-            ),
+            PlanAction::Exec(_)
+            | PlanAction::Check(_)
+            | PlanAction::Scale(_)
+            | PlanAction::Job(_) => Observation::Hook(ctx.hooks.observe(&hook_key(
+                owner,
+                run,
+                i,
+                progress.attempt,
+                false,
+            ))),
         };
         observed.steps.insert(i, observation);
     }
@@ -256,11 +264,20 @@ pub async fn step(
                             .await?;
                         }
                     }
-                    PlanAction::Exec(_) | PlanAction::Check(_) => {
+                    PlanAction::Exec(_)
+                    | PlanAction::Check(_)
+                    | PlanAction::Scale(_)
+                    | PlanAction::Job(_) => {
                         let attempt = next.run.steps.get(step).map_or(0, |s| s.attempt);
+                        let mut planned = planned.clone();
+                        if let PlanAction::Scale(scale) = &mut planned.action {
+                            // What this run's down step found, from status: it outlives us.
+                            scale.remembered =
+                                crate::hooks::scale::remembered(&next.run, &scale.hook);
+                        }
                         hooks.push(HookStart {
                             key: hook_key(owner, &next.run, step, attempt, false),
-                            step: planned.clone(),
+                            step: planned,
                         });
                     }
                 }

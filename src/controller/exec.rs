@@ -1,5 +1,6 @@
-//! The hook runner: each exec op (through the pod `exec` API) and each check (see `check`) runs
-//! in a task of its own, so that reconcile never waits on it, and a finished task wakes its VRG.
+//! The hook runner: each exec op (through the pod `exec` API), check (`check`), scale (`scale`)
+//! and job (`job`) step runs in a task of its own, so that reconcile never waits on it, and a
+//! finished task wakes its VRG.
 //! A task's result stays here until the engine has recorded it; after an operator restart no task
 //! exists, and the engine reruns the op as a new, visible attempt.
 
@@ -106,7 +107,7 @@ impl HookRunner for SharedExecRunner {
         }
         let step = step.clone();
         tokio::spawn(async move {
-            let outcome = run(&runner.client, &step, key.inverse).await;
+            let outcome = run(&runner.client, &step, &key).await;
             runner.finish(&key, outcome);
         });
     }
@@ -130,11 +131,13 @@ impl HookRunner for SharedExecRunner {
     }
 }
 
-async fn run(client: &kube::Client, step: &Step, inverse: bool) -> Outcome {
+async fn run(client: &kube::Client, step: &Step, key: &HookKey) -> Outcome {
     let deadline = Instant::now() + step.timeout;
     match &step.action {
-        Action::Exec(exec) => exec_step(client, exec, inverse, deadline).await,
+        Action::Exec(exec) => exec_step(client, exec, key.inverse, deadline).await,
         Action::Check(check) => super::check::check_step(client, check, deadline).await,
+        Action::Scale(scale) => super::scale::scale_step(client, scale, deadline).await,
+        Action::Job(job) => super::job::job_step(client, job, key, deadline).await,
         Action::Backup { .. } | Action::Restore { .. } => (false, "not a hook step".into(), vec![]),
     }
 }
@@ -325,6 +328,7 @@ async fn exec_one(
         stdout: String::new(),
         stderr: String::new(),
         message: None,
+        replicas: None,
     };
     let params = AttachParams::default()
         .container(&choice.container)

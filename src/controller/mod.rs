@@ -14,11 +14,13 @@ mod events;
 pub mod exec;
 mod finalizer;
 pub mod hooks;
+mod job;
 mod observe;
 mod recipes;
 mod reconcile;
 mod recorder;
 mod rotation;
+mod scale;
 pub mod status;
 
 use std::sync::Arc;

@@ -136,7 +136,10 @@ pub fn advance_running(
             end(step, StepPhase::Failed, now, Some(reasons.join("; ")));
             true
         }
-        (PlanAction::Exec(_) | PlanAction::Check(_), observation) => {
+        (
+            PlanAction::Exec(_) | PlanAction::Check(_) | PlanAction::Scale(_) | PlanAction::Job(_),
+            observation,
+        ) => {
             let hook = match observation {
                 Some(Observation::Hook(h)) => h,
                 _ => &HookObservation::NotRunning,

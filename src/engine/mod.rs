@@ -26,7 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::progress::{HookResult, RunPhase, StepPhase, StepProgress, WorkflowRun};
-use crate::recipe::plan::{Action as PlanAction, WorkflowPlan};
+use crate::recipe::plan::WorkflowPlan;
 
 /// Attempts a Velero object gets when the Velero server restarts under it.
 pub const MAX_VELERO_ATTEMPTS: u32 = 3;
@@ -475,7 +475,7 @@ fn wrap(plan: &WorkflowPlan, run: WorkflowRun, actions: Vec<Action>, now: Timest
         .filter(|(s, _)| s.phase == StepPhase::Running && !s.timed_out)
         .filter_map(|(s, p)| {
             let started = s.start_time.as_ref()?.0;
-            let grace = if matches!(p.action, PlanAction::Exec(_) | PlanAction::Check(_)) {
+            let grace = if p.action.is_hook() {
                 HOOK_GRACE
             } else {
                 Duration::ZERO

@@ -121,13 +121,7 @@ fn check_invariants(
                 "a finished step changed"
             );
         }
-        prop_assert!(
-            new.attempt <= MAX_VELERO_ATTEMPTS
-                || matches!(
-                    plan.steps[i].action,
-                    PlanAction::Exec(_) | PlanAction::Check(_)
-                )
-        );
+        prop_assert!(new.attempt <= MAX_VELERO_ATTEMPTS || plan.steps[i].action.is_hook());
         // Never passed while its Velero objects still run.
         if let Some(Observation::Velero(objects)) = observed.steps.get(&i)
             && objects

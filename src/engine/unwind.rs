@@ -25,6 +25,10 @@ fn inverse_of(plan: &WorkflowPlan, run: &WorkflowRun, i: usize) -> Option<(Strin
             .inverse
             .as_ref()
             .map(|inv| (inv.op.clone(), format!("hook {}/{}", exec.hook, inv.op))),
+        PlanAction::Job(job) => job
+            .inverse
+            .as_ref()
+            .map(|inv| (inv.name.clone(), format!("hook {}/{}", job.hook, inv.name))),
         _ => None,
     }
 }

@@ -82,6 +82,7 @@ mod tests {
             stdout: "o".repeat(output),
             stderr: "e".repeat(output),
             message: None,
+            replicas: None,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct Recipe {
     /// Ramen's `spec.volumes`: the PVCs for volume replication. Kept and scope-checked, not acted
     /// on (vrg-operator protects objects, not volumes).
     pub volumes: Option<Group>,
+    /// Ramen's `spec.jobs`: Job templates by name, as JSON objects, for `job` hooks.
+    pub jobs: std::collections::BTreeMap<String, Value>,
     /// What the recipe was read to mean that its author may not expect: not problems, but said
     /// in `validate`'s output and the `RecipeReady` message.
     pub notes: Vec<Problem>,
@@ -139,6 +141,26 @@ pub struct Hook {
 pub enum HookKind {
     Exec(Vec<Op>),
     Check(Vec<Chk>),
+    /// Ramen's `type: scale`: the steps `HOOK/down`, `HOOK/up` and `HOOK/sync` scale the selected
+    /// Deployments and StatefulSets.
+    Scale,
+    /// Ramen's `type: job`: each entry runs the Job template of the same name in `spec.jobs`.
+    Job(Vec<JobOp>),
+}
+
+/// The operations of a scale hook, in Ramen's names.
+pub const SCALE_OPS: [&str; 3] = ["down", "up", "sync"];
+
+/// One entry of a job hook's `jobs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOp {
+    /// The Job's name, and the template's key in `spec.jobs`.
+    pub name: String,
+    pub on_error: Option<OnError>,
+    pub timeout: Option<Duration>,
+    pub inverse_op: Option<String>,
+    /// Replace a Job of that name that already exists (default: wait on it instead).
+    pub force_create: bool,
 }
 
 impl Hook {
@@ -147,6 +169,8 @@ impl Hook {
         match &self.kind {
             HookKind::Exec(ops) => ops.iter().map(|o| o.name.as_str()).collect(),
             HookKind::Check(chks) => chks.iter().map(|c| c.name.as_str()).collect(),
+            HookKind::Scale => SCALE_OPS.to_vec(),
+            HookKind::Job(jobs) => jobs.iter().map(|j| j.name.as_str()).collect(),
         }
     }
 }

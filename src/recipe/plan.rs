@@ -2,12 +2,14 @@
 //! engine needs (the exact Velero spec of a group step, the resolved op of a hook step, timeouts,
 //! `onError`, essential, inverse op).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde_json::Value;
 
 use super::model::{
-    FailOn, Hook, HookKind, NameSelector, OnError, Recipe, SelectResource, StepTarget,
+    FailOn, Hook, HookKind, JobOp, NameSelector, OnError, Recipe, SelectResource, StepTarget,
 };
 use super::problem::{Problems, suggestion};
 use super::scope::Scope;
@@ -69,6 +71,15 @@ pub enum Action {
     },
     Exec(ExecStep),
     Check(CheckStep),
+    Scale(ScaleStep),
+    Job(JobStep),
+}
+
+impl Action {
+    /// Hook steps run as tasks of the hook runner; group steps as Velero objects.
+    pub fn is_hook(&self) -> bool {
+        !matches!(self, Self::Backup { .. } | Self::Restore { .. })
+    }
 }
 
 /// Which objects a hook step acts on.
@@ -109,6 +120,57 @@ pub struct CheckStep {
     pub target: Target,
     pub condition: Condition,
     pub skip_if_not_present: bool,
+}
+
+/// A scale hook's operation (Ramen's `down`, `up`, `sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleOp {
+    /// Remember each workload's replicas, then scale it to zero.
+    Down,
+    /// Scale each workload back to the replicas its down step remembered.
+    Up,
+    /// Wait until each workload's ready replicas equal its desired replicas.
+    Sync,
+}
+
+impl ScaleOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Down => "down",
+            Self::Up => "up",
+            Self::Sync => "sync",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleStep {
+    pub hook: String,
+    pub op: ScaleOp,
+    pub target: Target,
+    /// For `up`: the replicas of each workload (`deployment/NAME`) that this run's down step
+    /// recorded in status. Filled in when the step starts, never part of the plan itself.
+    pub remembered: std::collections::BTreeMap<String, i32>,
+}
+
+/// One Job to run: the recipe's template with its name, namespace and labels set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRun {
+    pub name: String,
+    pub namespace: String,
+    /// The whole Job object, as JSON.
+    pub job: serde_json::Value,
+    /// Replace a Job of that name that exists (otherwise wait on it).
+    pub force_create: bool,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStep {
+    pub hook: String,
+    pub run: JobRun,
+    /// The job run once when this one fails and stops the workflow.
+    pub inverse: Option<JobRun>,
 }
 
 /// Resolves workflow `name` of `recipe`; problems (missing groups, hooks, ops) are reported.
@@ -203,9 +265,15 @@ pub fn workflow(
                 if !hook.init_containers.is_empty() {
                     attach_init_containers(hook, &step.path, restoring, scope, steps.last_mut(), p);
                 }
-                if let Some(resolved) =
-                    hook_step(hook, op.as_deref(), &step.path, restoring, scope, p)
-                {
+                if let Some(resolved) = hook_step(
+                    hook,
+                    &recipe.jobs,
+                    op.as_deref(),
+                    &step.path,
+                    restoring,
+                    scope,
+                    p,
+                ) {
                     steps.push(resolved);
                 }
             }
@@ -232,6 +300,7 @@ fn target(hook: &Hook, scope: &Scope) -> Target {
 /// containers.
 fn hook_step(
     hook: &Hook,
+    templates: &BTreeMap<String, Value>,
     op: Option<&str>,
     path: &str,
     restoring: bool,
@@ -242,10 +311,10 @@ fn hook_step(
     let entry = match op {
         Some(op) if names.contains(&op) => op,
         Some(op) => {
-            let kind = if matches!(hook.kind, HookKind::Check(_)) {
-                "check"
-            } else {
-                "op"
+            let kind = match hook.kind {
+                HookKind::Check(_) => "check",
+                HookKind::Job(_) => "job",
+                HookKind::Exec(_) | HookKind::Scale => "op",
             };
             p.add(
                 path,
@@ -322,6 +391,60 @@ fn hook_step(
                 on_error(chk.on_error),
             )
         }
+        HookKind::Scale => {
+            let op = match entry {
+                "down" => ScaleOp::Down,
+                "up" => ScaleOp::Up,
+                _ => ScaleOp::Sync,
+            };
+            let scale = ScaleStep {
+                hook: hook.name.clone(),
+                op,
+                target: target(hook, scope),
+                remembered: Default::default(),
+            };
+            (Action::Scale(scale), timeout(None), on_error(None))
+        }
+        HookKind::Job(jobs) => {
+            let job = jobs.iter().find(|j| j.name == entry)?;
+            let namespace = scope.hook_namespace(hook);
+            let mut run = |j: &JobOp| {
+                let Some(template) = templates.get(&j.name) else {
+                    let hint = suggestion(&j.name, templates.keys().map(String::as_str));
+                    p.add(
+                        path,
+                        format!(
+                            "hook \"{}\" runs job \"{}\", but spec.jobs has no template of that name{hint}",
+                            hook.name, j.name
+                        ),
+                    );
+                    return None;
+                };
+                Some(JobRun {
+                    name: j.name.clone(),
+                    namespace: namespace.clone(),
+                    job: job_object(template, &j.name, &namespace, &hook.name),
+                    force_create: j.force_create,
+                    timeout: timeout(j.timeout),
+                })
+            };
+            let main = run(job)?;
+            let inverse = job
+                .inverse_op
+                .as_ref()
+                .and_then(|inv| jobs.iter().find(|j| &j.name == inv))
+                .and_then(&mut run);
+            let step = JobStep {
+                hook: hook.name.clone(),
+                run: main,
+                inverse,
+            };
+            (
+                Action::Job(step),
+                timeout(job.timeout),
+                on_error(job.on_error),
+            )
+        }
     };
     Some(Step {
         name: format!("hook {}/{entry}", hook.name),
@@ -331,6 +454,41 @@ fn hook_step(
         action,
     })
 }
+
+/// A job hook's Job: the template with the job's name, the hook's namespace (as Ramen sets them),
+/// and labels naming the hook and job.
+fn job_object(template: &Value, name: &str, namespace: &str, hook: &str) -> Value {
+    let mut job = template.clone();
+    if let Value::Object(map) = &mut job {
+        map.insert("apiVersion".into(), "batch/v1".into());
+        map.insert("kind".into(), "Job".into());
+        let meta = map
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !meta.is_object() {
+            *meta = Value::Object(Default::default());
+        }
+        if let Value::Object(meta) = meta {
+            meta.insert("name".into(), name.into());
+            meta.insert("namespace".into(), namespace.into());
+            let labels = meta
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if !labels.is_object() {
+                *labels = Value::Object(Default::default());
+            }
+            if let Value::Object(labels) = labels {
+                labels.insert(JOB_LABEL_HOOK.into(), hook.into());
+                labels.insert(JOB_LABEL_JOB.into(), name.into());
+            }
+        }
+    }
+    job
+}
+
+/// Labels a job hook's Job carries, as Ramen sets them.
+pub const JOB_LABEL_HOOK: &str = "ramendr.openshift.io/hook-name";
+pub const JOB_LABEL_JOB: &str = "ramendr.openshift.io/job-name";
 
 /// Velero init-container restore hooks go on the Restore of the group step just before the hook.
 fn attach_init_containers(

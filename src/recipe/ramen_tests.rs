@@ -269,3 +269,67 @@ fn the_vm_recipe_needs_protected_namespaces_and_an_admin_vrg() {
         "Recipe app/vm-recipe not found",
     );
 }
+
+#[test]
+fn scale_hooks_resolve_to_down_up_and_sync_steps() {
+    let plan = load(&with_recipe(
+        "spec:\n  groups: [{name: g, type: resource}]\n  hooks:\n    - {name: s, type: scale, selectResource: statefulset, labelSelector: {matchLabels: {app: db}}}\n  workflows:\n    - {name: backup, sequence: [{hook: s/down}, {group: g}, {hook: s/up}, {hook: s/sync}]}\n",
+    ))
+    .unwrap();
+    let ops: Vec<_> = plan
+        .backup
+        .iter()
+        .flat_map(|w| &w.steps)
+        .filter_map(|s| match &s.action {
+            Action::Scale(scale) => Some((scale.op, scale.target.namespace.clone())),
+            _ => None,
+        })
+        .collect();
+    use super::plan::ScaleOp::*;
+    assert_eq!(
+        ops,
+        [
+            (Down, "app".into()),
+            (Up, "app".into()),
+            (Sync, "app".into())
+        ]
+    );
+}
+
+#[test]
+fn scale_and_job_hook_mistakes_are_named() {
+    let problems = load(&with_recipe(
+        "spec:\n  groups: [{name: g, type: resource}]\n  hooks:\n    - {name: s, type: scale, nameSelector: web, ops: [{name: o, command: x}]}\n    - {name: j, type: job, jobs: [{name: missing}, {name: bad, inverseOp: bad}]}\n  workflows:\n    - {name: backup, sequence: [{hook: s/scale}, {hook: j/missing}, {group: g}]}\n",
+    ))
+    .unwrap_err();
+    for expected in [
+        "spec.hooks[0].ops: \"ops\" belongs to an exec hook, not a scale hook",
+        "spec.hooks[0].selectResource: a scale hook scales Deployments or StatefulSets",
+        "spec.hooks[1].jobs[1].inverseOp: an op cannot be its own inverse",
+        "spec.workflows[0].sequence[0]: hook \"s\" has no op \"scale\"",
+        "spec.workflows[0].sequence[1]: hook \"j\" runs job \"missing\", but spec.jobs has no template of that name",
+    ] {
+        assert_problem(&problems, expected);
+    }
+}
+
+#[test]
+fn a_job_step_runs_its_template_named_and_placed_as_ramen_does() {
+    let plan = load(&with_recipe(
+        "spec:\n  groups: [{name: g, type: resource}]\n  hooks:\n    - {name: j, type: job, namespace: app, jobs: [{name: dump, timeout: 30, forceCreate: true}]}\n  jobs:\n    - dump: \"{metadata: {name: other, namespace: elsewhere}, spec: {template: {spec: {containers: [{name: c, image: busybox}]}}}}\"\n  workflows:\n    - {name: backup, sequence: [{hook: j/dump}, {group: g}]}\n",
+    ))
+    .unwrap();
+    let step = &plan.backup.as_ref().unwrap().steps[0];
+    let Action::Job(job) = &step.action else {
+        panic!("{step:?}")
+    };
+    assert_eq!(step.timeout, std::time::Duration::from_secs(30));
+    assert!(job.run.force_create);
+    assert_eq!(job.run.job["metadata"]["name"], "dump");
+    assert_eq!(job.run.job["metadata"]["namespace"], "app");
+    assert_eq!(
+        job.run.job["metadata"]["labels"]["ramendr.openshift.io/hook-name"],
+        "j"
+    );
+    assert_eq!(job.run.job["kind"], "Job");
+}

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::model::{FailOn, NameSelector, OnError, SelectResource};
-use super::plan::{Action, Step, Target, WorkflowPlan};
+use super::plan::{Action, ScaleOp, Step, Target, WorkflowPlan};
 
 /// The steps in order, one per line.
 pub fn text(workflow: &WorkflowPlan) -> String {
@@ -65,6 +65,27 @@ fn describe(step: &Step, essential_matters: bool) -> String {
             }
             if let Some(inverse) = &exec.inverse {
                 let _ = write!(s, ", on failure runs {}", inverse.op);
+            }
+            s
+        }
+        Action::Scale(scale) => {
+            let t = target(&scale.target, false);
+            match scale.op {
+                ScaleOp::Down => format!("scale {t} to zero, remembering their replicas"),
+                ScaleOp::Up => format!("scale {t} back to their remembered replicas"),
+                ScaleOp::Sync => format!("wait until every replica of {t} is ready"),
+            }
+        }
+        Action::Job(job) => {
+            let mut s = format!(
+                "run Job {} in namespace {} until it completes",
+                job.run.name, job.run.namespace
+            );
+            if job.run.force_create {
+                s.push_str(", replacing one of that name");
+            }
+            if let Some(inverse) = &job.inverse {
+                let _ = write!(s, ", on failure runs {}", inverse.name);
             }
             s
         }

@@ -197,15 +197,19 @@ impl Scope {
         };
         if !self.exec_hooks.permits(self.admin) {
             for hook in &recipe.hooks {
-                if matches!(hook.kind, HookKind::Exec(_)) {
-                    p.add(
-                        format!("{}.type", hook.path),
-                        format!(
-                            "exec hooks are not allowed here: {}",
-                            closed(self.exec_hooks, "exec-hooks")
-                        ),
-                    );
-                }
+                // A Job runs commands of the recipe's choosing, as an exec does.
+                let kind = match hook.kind {
+                    HookKind::Exec(_) => "exec hooks are",
+                    HookKind::Job(_) => "job hooks (which run commands, as exec hooks do) are",
+                    HookKind::Check(_) | HookKind::Scale => continue,
+                };
+                p.add(
+                    format!("{}.type", hook.path),
+                    format!(
+                        "{kind} not allowed here: {}",
+                        closed(self.exec_hooks, "exec-hooks")
+                    ),
+                );
             }
         }
         if !self.restore_overwrite.permits(self.admin) {

@@ -766,7 +766,11 @@ fn rule_hook_types() {
     );
     assert_problem(
         &p,
-        "recipe.hooks[1].type: scale hooks are not supported yet",
+        "recipe.hooks[1].selectResource: a scale hook scales Deployments or StatefulSets",
+    );
+    assert_problem(
+        &p,
+        "recipe.hooks[1]: a scale hook needs a labelSelector or nameSelector",
     );
 }
 

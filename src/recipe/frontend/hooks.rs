@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::Dialect;
 use crate::hooks::{command, condition};
 use crate::recipe::labels::{selector, structured_selector};
-use crate::recipe::model::{Chk, Hook, HookKind, NameSelector, OnError, Op, SelectResource};
+use crate::recipe::model::{Chk, Hook, HookKind, JobOp, NameSelector, OnError, Op, SelectResource};
 use crate::recipe::names::{check_dns_label, is_dns_subdomain};
 use crate::recipe::problem::{Problems, index, suggestion};
 use crate::recipe::reader::{Obj, type_name};
@@ -27,6 +27,47 @@ const RECIPE_KEYS: &[&str] = &[
     "skipHookIfNotPresent",
 ];
 const INLINE_KEYS: &[&str] = &["config", "initContainer", "initContainers"];
+const TYPES: [&str; 4] = ["exec", "check", "scale", "job"];
+
+/// The hook type as written (or inferred).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Exec,
+    Check,
+    Scale,
+    Job,
+}
+
+/// Keys that belong to another hook type: each is a mistake, said with the type it belongs to.
+fn refuse_foreign_entries(obj: &Obj, kind: Written, p: &mut Problems) {
+    let owners: [(&str, Written, &str); 6] = [
+        ("ops", Written::Exec, "an exec hook"),
+        ("config", Written::Exec, "an exec hook"),
+        ("initContainer", Written::Exec, "an exec hook"),
+        ("initContainers", Written::Exec, "an exec hook"),
+        ("chks", Written::Check, "a check hook (set type: check)"),
+        ("jobs", Written::Job, "a job hook (set type: job)"),
+    ];
+    for (key, owner, whose) in owners {
+        if obj.has(key) && owner != kind {
+            p.add(
+                obj.path_of(key),
+                format!("\"{key}\" belongs to {whose}, not a {} hook", kind.as_str()),
+            );
+        }
+    }
+}
+
+impl Written {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Exec => "exec",
+            Self::Check => "check",
+            Self::Scale => "scale",
+            Self::Job => "job",
+        }
+    }
+}
 
 pub fn hook(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Option<Hook> {
     let known: Vec<&str> = match dialect {
@@ -42,30 +83,27 @@ pub fn hook(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Op
     if let Some(ns) = &namespace {
         check_dns_label(ns, "namespace", &obj.path_of("namespace"), p);
     }
-    let is_check = match obj.string("type", p).as_deref() {
-        Some("exec") => false,
-        Some("check") => true,
-        Some(t @ ("scale" | "job")) => {
-            p.add(
-                obj.path_of("type"),
-                format!("{t} hooks are not supported yet; use exec or check"),
-            );
-            false
-        }
+    let written = obj.string("type", p);
+    let kind = match written.as_deref() {
+        Some("exec") => Written::Exec,
+        Some("check") => Written::Check,
+        Some("scale") => Written::Scale,
+        Some("job") => Written::Job,
         Some(other) => {
-            let hint = suggestion(other, ["exec", "check"]);
+            let hint = suggestion(other, TYPES);
             p.add(
                 obj.path_of("type"),
-                format!("unknown hook type \"{other}\"{hint} (expected \"exec\" or \"check\")"),
+                format!("unknown hook type \"{other}\"{hint} (expected exec, check, scale or job)"),
             );
-            false
+            Written::Exec
         }
         // Ramen requires a type; we infer the obvious one.
-        None => obj.has("chks") && !obj.has("ops"),
+        None if obj.has("chks") && !obj.has("ops") => Written::Check,
+        None if obj.has("jobs") && !obj.has("ops") => Written::Job,
+        None => Written::Exec,
     };
-    if obj.has("jobs") {
-        p.add(obj.path_of("jobs"), "job hooks are not supported yet");
-    }
+    let is_check = kind == Written::Check;
+    refuse_foreign_entries(&obj, kind, p);
     let select_resource = select_resource(&obj, is_check, p);
     let selector = match dialect {
         Dialect::RecipeObject => structured_selector,
@@ -77,35 +115,32 @@ pub fn hook(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Op
     let name_selector = obj
         .string("nameSelector", p)
         .and_then(|s| name_selector(&s, &obj.path_of("nameSelector"), p));
-    let kind = if is_check {
-        for key in ["ops", "config", "initContainer", "initContainers"] {
-            if obj.has(key) {
-                p.add(obj.path_of(key), "a check hook has chks, not ops");
-            }
-        }
-        HookKind::Check(
+    let kind = match kind {
+        Written::Check => HookKind::Check(
             obj.list("chks", p)
                 .into_iter()
                 .filter_map(|(v, path)| check(v, &path, p))
                 .collect(),
-        )
-    } else {
-        if obj.has("chks") {
-            p.add(
-                obj.path_of("chks"),
-                "an exec hook has ops, not chks (set type: check)",
-            );
+        ),
+        Written::Exec => {
+            let mut ops: Vec<Op> = obj
+                .list("ops", p)
+                .into_iter()
+                .filter_map(|(v, path)| op(v, &path, dialect, p))
+                .collect();
+            if let (Some(config), Some(name)) = (obj.get("config"), &name) {
+                // The seed's `config` is one op named after the hook.
+                ops.extend(config_op(config, &obj.path_of("config"), name, p));
+            }
+            HookKind::Exec(ops)
         }
-        let mut ops: Vec<Op> = obj
-            .list("ops", p)
-            .into_iter()
-            .filter_map(|(v, path)| op(v, &path, dialect, p))
-            .collect();
-        if let (Some(config), Some(name)) = (obj.get("config"), &name) {
-            // The seed's `config` is one op named after the hook.
-            ops.extend(config_op(config, &obj.path_of("config"), name, p));
-        }
-        HookKind::Exec(ops)
+        Written::Scale => HookKind::Scale,
+        Written::Job => HookKind::Job(
+            obj.list("jobs", p)
+                .into_iter()
+                .filter_map(|(v, path)| job_op(v, &path, p))
+                .collect(),
+        ),
     };
     let init_containers = init_containers(&obj, p);
     let hook = Hook {
@@ -146,6 +181,28 @@ fn check_hook(hook: &Hook, obj: &Obj, p: &mut Problems) {
                 );
             }
         }
+        HookKind::Scale => {
+            if !matches!(
+                hook.select_resource,
+                SelectResource::Deployment | SelectResource::StatefulSet
+            ) {
+                p.add(
+                    obj.path_of("selectResource"),
+                    "a scale hook scales Deployments or StatefulSets: set selectResource to deployment or statefulset",
+                );
+            }
+            if !has_selector {
+                p.add(
+                    obj.path(),
+                    "a scale hook needs a labelSelector or nameSelector",
+                );
+            }
+        }
+        HookKind::Job(jobs) => {
+            if jobs.is_empty() {
+                p.add(obj.path(), "a job hook needs at least one entry in jobs");
+            }
+        }
         HookKind::Check(chks) => {
             if chks.is_empty() {
                 p.add(obj.path(), "a check hook needs at least one check in chks");
@@ -158,32 +215,60 @@ fn check_hook(hook: &Hook, obj: &Obj, p: &mut Problems) {
             }
         }
     }
-    check_unique(
-        hook.entry_names(),
-        &obj.path_of(if matches!(hook.kind, HookKind::Check(_)) {
-            "chks"
-        } else {
-            "ops"
-        }),
-        p,
-    );
-    if let HookKind::Exec(ops) = &hook.kind {
-        for (i, op) in ops.iter().enumerate() {
-            let Some(inverse) = &op.inverse_op else {
-                continue;
-            };
-            let path = format!("{}.inverseOp", index(&obj.path_of("ops"), i));
-            if inverse == &op.name {
-                p.add(path, "an op cannot be its own inverse");
-            } else if !ops.iter().any(|o| &o.name == inverse) {
-                let hint = suggestion(inverse, ops.iter().map(|o| o.name.as_str()));
-                p.add(
-                    path,
-                    format!("no op \"{inverse}\" in hook \"{}\"{hint}", hook.name),
-                );
-            }
+    let (list, inverses): (&str, Vec<(&str, Option<&String>)>) = match &hook.kind {
+        HookKind::Exec(ops) => (
+            "ops",
+            ops.iter()
+                .map(|o| (o.name.as_str(), o.inverse_op.as_ref()))
+                .collect(),
+        ),
+        HookKind::Job(jobs) => (
+            "jobs",
+            jobs.iter()
+                .map(|j| (j.name.as_str(), j.inverse_op.as_ref()))
+                .collect(),
+        ),
+        HookKind::Check(_) => ("chks", vec![]),
+        HookKind::Scale => return,
+    };
+    check_unique(hook.entry_names(), &obj.path_of(list), p);
+    let names = hook.entry_names();
+    for (i, (name, inverse)) in inverses.into_iter().enumerate() {
+        let Some(inverse) = inverse else {
+            continue;
+        };
+        let path = format!("{}.inverseOp", index(&obj.path_of(list), i));
+        if inverse == name {
+            p.add(path, "an op cannot be its own inverse");
+        } else if !names.contains(&inverse.as_str()) {
+            let hint = suggestion(inverse, names.iter().copied());
+            p.add(
+                path,
+                format!("no op \"{inverse}\" in hook \"{}\"{hint}", hook.name),
+            );
         }
     }
+}
+
+/// One entry of a job hook's `jobs`; its template is looked up when the plan is made.
+fn job_op(value: &Value, path: &str, p: &mut Problems) -> Option<JobOp> {
+    let obj = Obj::new(
+        value,
+        path,
+        &["name", "onError", "timeout", "inverseOp", "forceCreate"],
+        p,
+    )?;
+    let name = obj.required_string("name", p);
+    if let Some(name) = &name {
+        check_dns_label(name, "job name", &obj.path_of("name"), p);
+    }
+    Some(JobOp {
+        on_error: on_error(&obj, p),
+        timeout: obj.timeout("timeout", p),
+        inverse_op: obj.string("inverseOp", p),
+        force_create: obj.bool("forceCreate", p).unwrap_or(false),
+        name: name?,
+    })
 }
 
 /// Reports names that appear more than once in a list at `path`.

@@ -8,6 +8,7 @@
 
 mod groups;
 mod hooks;
+mod jobs;
 mod orders;
 mod ramen;
 mod spec;

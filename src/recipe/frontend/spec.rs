@@ -11,7 +11,7 @@ use crate::recipe::problem::{Problems, suggestion};
 use crate::recipe::reader::{Obj, type_name};
 
 const RECIPE_KEYS: &[&str] = &["appType", "groups", "volumes", "hooks", "jobs", "workflows"];
-const INLINE_KEYS: &[&str] = &["groups", "hooks", "workflows"];
+const INLINE_KEYS: &[&str] = &["groups", "hooks", "jobs", "workflows"];
 
 pub fn recipe(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> Option<Recipe> {
     let keys = match dialect {
@@ -19,9 +19,7 @@ pub fn recipe(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> 
         Dialect::Inline => INLINE_KEYS,
     };
     let obj = Obj::new(value, path, keys, p)?;
-    if obj.has("jobs") {
-        p.add(obj.path_of("jobs"), "job hooks are not supported yet");
-    }
+    let jobs = super::jobs::templates(&obj.list("jobs", p), p);
     // Informational, but still checked: a wrong type is a mistake worth reporting.
     obj.string("appType", p);
     let volumes = obj
@@ -64,6 +62,7 @@ pub fn recipe(value: &Value, path: &str, dialect: Dialect, p: &mut Problems) -> 
         hooks,
         workflows,
         volumes,
+        jobs,
         notes: vec![],
     };
     match dialect {
