@@ -15,8 +15,8 @@ pub struct PolicyArgs {
     /// VRG that names none gets the default (5m) raised to this.
     #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
     min_capture_interval: Duration,
-    /// Whose recipes may run exec hooks (commands in the application's pods): every VRG's, only
-    /// those of VRGs in admin namespaces, or none.
+    /// Whose recipes may run exec and job hooks (commands in the application's pods, or Jobs of the
+    /// recipe's templates): every VRG's, only those of VRGs in admin namespaces, or none.
     #[arg(long, value_enum, default_value_t = AllowedArg::All)]
     exec_hooks: AllowedArg,
     /// Whose groups may set restoreOverwriteResources (restores that replace live objects).

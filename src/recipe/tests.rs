@@ -1000,6 +1000,22 @@ fn exec_hooks_and_overwriting_restores_follow_the_operators_settings() {
         &problems_with(&recipe, "ops", &none),
         "the operator closes this to every VRG (--exec-hooks=none)",
     );
+    // A job hook runs the recipe's commands too; a scale hook runs none.
+    let jobs = inline(
+        "      groups: [{name: g}]
+      hooks:
+        - {name: j, type: job, jobs: [{name: run}]}
+        - {name: s, type: scale, selectResource: deployment, nameSelector: web}
+      jobs: [{run: '{spec: {template: {spec: {containers: [{name: c, image: busybox}]}}}}'}]
+      workflows: [{name: backup, sequence: [{hook: s/down}, {hook: j/run}, {group: g}]}]
+",
+    );
+    let p = problems_with(&jobs, "app", &none);
+    assert_problem(
+        &p,
+        "recipe.hooks[0].type: job hooks (which run commands, as exec hooks do) are not allowed here",
+    );
+    assert_eq!(p.len(), 1, "{p:#?}");
 }
 
 #[test]
