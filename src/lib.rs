@@ -12,5 +12,6 @@ pub mod hooks;
 pub mod leader;
 pub mod lifecycle;
 pub mod recipe;
+pub mod storage;
 pub mod telemetry;
 pub mod velero;

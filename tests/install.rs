@@ -247,6 +247,66 @@ fn the_charts_rbac_rules_equal_config_rbac() {
     );
 }
 
+/// `ramenConfig` (and config/ramen, the kustomize component): the flag and a Role in Ramen's
+/// namespace with the same rules; without it, neither.
+#[test]
+fn the_ramen_config_role_is_optional_and_equal_in_both_layouts() {
+    let config = "ramen-system/ramen-dr-cluster-operator-config";
+    let flag = format!("--ramen-config={config}");
+    let args = |docs: &[Value]| {
+        find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"].clone()
+    };
+    let plain = documents(&helm_template("rel", "ns", &[]).unwrap());
+    assert!(!args(&plain).to_string().contains("--ramen-config"));
+    assert!(
+        !plain
+            .iter()
+            .any(|d| d["metadata"]["name"] == "rel-vrg-operator-ramen-config")
+    );
+    let shipped: Value = serde_saphyr::from_str(&read("config/ramen/role.yaml")).unwrap();
+    let charted =
+        documents(&helm_template("rel", "ns", &[&format!("ramenConfig={config}")]).unwrap());
+    assert!(
+        args(&charted)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == &flag)
+    );
+    let role = find_named(&charted, "Role", "rel-vrg-operator-ramen-config");
+    assert_eq!(
+        role["rules"], shipped["rules"],
+        "the chart's Ramen Role (charts/vrg-operator/templates/ramen-config-rbac.yaml) and \
+         config/ramen/role.yaml differ"
+    );
+    assert_eq!(role["metadata"]["namespace"], "ramen-system");
+    let binding = find_named(&charted, "RoleBinding", "rel-vrg-operator-ramen-config");
+    assert_eq!(binding["metadata"]["namespace"], "ramen-system");
+    assert_eq!(binding["subjects"][0]["namespace"], "ns");
+    let err = helm_template("x", "ns", &["ramenConfig=ramen-system"]).unwrap_err();
+    assert!(err.contains("ramenConfig"), "{err}");
+    // kustomize: config/with-ramen is config/default with the component.
+    let kustomized = documents(&run({
+        let mut cmd = kubectl();
+        cmd.args(["kustomize", "config/with-ramen"]);
+        cmd
+    }));
+    assert!(
+        args(&kustomized)
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == &flag)
+    );
+    let role = find_named(&kustomized, "Role", "vrg-operator-ramen-config");
+    assert_eq!(role["rules"], shipped["rules"]);
+    assert_eq!(role["metadata"]["namespace"], "ramen-system");
+    assert_eq!(
+        find_named(&kustomized, "RoleBinding", "vrg-operator-ramen-config")["subjects"][0]["namespace"],
+        "vrg-operator-system"
+    );
+}
+
 #[test]
 fn the_velero_role_follows_the_velero_namespace() {
     let docs = documents(&helm_template("rel", "ns", &["veleroNamespace=backup"]).unwrap());

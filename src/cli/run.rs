@@ -10,6 +10,7 @@ use super::{EXIT_LEASE_LOST, EXIT_OK, EXIT_USAGE};
 use crate::controller::{OnDelete, Options};
 use crate::leader::{Election, Leadership};
 use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
+use crate::storage::ConfigRef;
 use crate::telemetry::{LogFormat, Metrics};
 
 /// `run` settings.
@@ -58,6 +59,11 @@ pub struct RunArgs {
     /// How long the lease lasts unrenewed: the longest a standby waits after the leader dies.
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
     lease_duration: Duration,
+    /// Ramen's operator ConfigMap (e.g. ramen-system/ramen-dr-cluster-operator-config): keep a
+    /// BackupStorageLocation, and its credentials Secret, in the Velero namespace per entry of
+    /// its `s3StoreProfiles`, named after the profile.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    ramen_config: Option<ConfigRef>,
 }
 
 /// `--on-delete`.
@@ -118,11 +124,12 @@ async fn serve(args: RunArgs) -> u8 {
         identity: crate::leader::default_identity(),
         duration: args.lease_duration,
     });
+    let ramen_config = args.ramen_config.clone();
     let options = options(args, metrics.clone());
-    tracing::info!(?options, "vrg-operator starting");
+    tracing::info!(?options, ?ramen_config, "vrg-operator starting");
     let Some(election) = election else {
         metrics.leader.set(1);
-        return controller(client, options).await;
+        return controller(client, options, ramen_config).await;
     };
     // A standby is healthy and ready: it is doing its job, which is to wait.
     metrics.set_ready();
@@ -140,13 +147,18 @@ async fn serve(args: RunArgs) -> u8 {
     };
     tracing::info!(identity = %election.identity, "acquired the leader lease; starting");
     metrics.leader.set(1);
-    lead(client, options, leadership).await
+    lead(client, options, ramen_config, leadership).await
 }
 
 /// Runs the controller while the lease is held; a lost lease ends the process at once.
-async fn lead(client: kube::Client, options: Options, mut leadership: Leadership) -> u8 {
+async fn lead(
+    client: kube::Client,
+    options: Options,
+    ramen_config: Option<ConfigRef>,
+    mut leadership: Leadership,
+) -> u8 {
     let ended = tokio::select! {
-        code = controller(client, options) => Ok(code),
+        code = controller(client, options, ramen_config) => Ok(code),
         lost = leadership.lost() => Err(lost),
     };
     match ended {
@@ -180,13 +192,32 @@ fn options(args: RunArgs, metrics: Arc<Metrics>) -> Options {
     }
 }
 
-async fn controller(client: kube::Client, options: Options) -> u8 {
+/// The controller and, with `--ramen-config`, the storage locations beside it: both write, so
+/// both run only where the controller does (on the leader).
+async fn controller(client: kube::Client, options: Options, ramen_config: Option<ConfigRef>) -> u8 {
+    let _storage = ramen_config.map(|config| {
+        let task = crate::controller::storage::run(
+            client.clone(),
+            config,
+            options.velero_namespace.clone(),
+        );
+        AbortOnDrop(tokio::spawn(task))
+    });
     match crate::controller::run(client, options).await {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_USAGE
         }
+    }
+}
+
+/// Stops a task when its owner ends (a lost lease ends the controller's future, and this with it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -22,6 +22,7 @@ mod recorder;
 mod rotation;
 mod scale;
 pub mod status;
+pub mod storage;
 
 use std::sync::Arc;
 

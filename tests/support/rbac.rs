@@ -75,7 +75,7 @@ pub async fn lease_role(env: &Env) -> String {
 }
 
 /// The Role of `yaml` as `name` in `namespace`, bound there to this test's ServiceAccount.
-async fn bind_role(env: &Env, namespace: &str, name: &str, yaml: &str) {
+pub async fn bind_role(env: &Env, namespace: &str, name: &str, yaml: &str) {
     let mut role: Role = serde_saphyr::from_str(yaml).unwrap();
     role.metadata = kube::api::ObjectMeta {
         name: Some(name.to_owned()),
