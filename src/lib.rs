@@ -15,3 +15,4 @@ pub mod recipe;
 pub mod storage;
 pub mod telemetry;
 pub mod velero;
+pub mod webhook;

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::documents::{Document, kind, namespace};
-use crate::recipe::scope::recipe_ref_allowed;
-use crate::recipe::{Settings, builtin};
+use crate::recipe::{Settings, referenced_recipe};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -39,21 +38,8 @@ pub fn referenced_recipes(
         .iter()
         .filter(|d| kind(&d.value) == Some("VolumeReplicationGroup"))
     {
-        let Some(reference) = doc.value.pointer("/spec/kubeObjectProtection/recipeRef") else {
-            continue;
-        };
-        let Some(name) = reference.get("name").and_then(Value::as_str) else {
-            continue;
-        };
         let vrg_namespace = namespace(&doc.value, default_namespace);
-        let ns = reference
-            .get("namespace")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .unwrap_or(vrg_namespace);
-        let key = (ns.to_owned(), name.to_owned());
-        if recipe_ref_allowed(&settings.admin_namespaces, vrg_namespace, ns)
-            && !builtin::selects(&settings.admin_namespaces, ns, name)
+        if let Some(key) = referenced_recipe(&doc.value, vrg_namespace, settings)
             && !given.contains_key(&key)
             && !wanted.contains(&key)
         {

@@ -51,18 +51,7 @@ pub fn read(path: &Path) -> Result<Vec<Document>, ReadError> {
         .collect())
 }
 
-/// `Kind/name` of a document, for the start of each problem line.
-pub fn label(doc: &Value) -> String {
-    let kind = doc
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("(no kind)");
-    let name = doc
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("(no name)");
-    format!("{kind}/{name}")
-}
+pub use crate::recipe::label;
 
 pub fn kind(doc: &Value) -> Option<&str> {
     doc.get("kind").and_then(Value::as_str)

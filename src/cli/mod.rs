@@ -48,7 +48,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller against the cluster of the current kubeconfig (or in-cluster config).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions this operator owns, as multi-document YAML.
     Crds,
     /// Check VRG and Recipe manifests offline and report every problem with its field path.
@@ -168,7 +168,7 @@ fn run(cli: Cli) -> u8 {
                 EXIT_USAGE
             }
         },
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Validate {
             files,
             strict,

@@ -12,6 +12,7 @@ use crate::leader::{Election, Leadership};
 use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
 use crate::storage::ConfigRef;
 use crate::telemetry::{LogFormat, Metrics};
+use crate::webhook::serve as webhook;
 
 /// `run` settings.
 #[derive(Debug, Args)]
@@ -64,6 +65,14 @@ pub struct RunArgs {
     /// its `s3StoreProfiles`, named after the profile.
     #[arg(long, value_name = "NAMESPACE/NAME")]
     ramen_config: Option<ConfigRef>,
+    /// Serve the validating admission webhook (HTTPS) on this address, on every replica,
+    /// leader or not.
+    #[arg(long, value_name = "ADDR", requires = "webhook_cert_dir")]
+    webhook_address: Option<std::net::SocketAddr>,
+    /// The webhook's certificate and key: `tls.crt` and `tls.key` in this directory (a mounted
+    /// TLS Secret).
+    #[arg(long, value_name = "DIR", requires = "webhook_address")]
+    webhook_cert_dir: Option<std::path::PathBuf>,
 }
 
 /// `--on-delete`.
@@ -125,7 +134,26 @@ async fn serve(args: RunArgs) -> u8 {
         duration: args.lease_duration,
     });
     let ramen_config = args.ramen_config.clone();
+    let webhook = args
+        .webhook_address
+        .zip(args.webhook_cert_dir.clone())
+        .map(|(addr, cert_dir)| webhook::Options { addr, cert_dir });
     let options = options(args, metrics.clone());
+    if let Some(webhook) = webhook {
+        let tls = match webhook::tls(&webhook).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let (client, settings) = (client.clone(), options.settings.clone());
+        tokio::spawn(async move {
+            if let Err(e) = webhook::serve_with(client, settings, webhook.addr, tls).await {
+                tracing::error!("{e}");
+            }
+        });
+    }
     tracing::info!(?options, ?ramen_config, "vrg-operator starting");
     let Some(election) = election else {
         metrics.leader.set(1);

@@ -27,13 +27,6 @@ struct Report {
     notes: Vec<String>,
 }
 
-fn line(label: &str, finding: &Problem) -> String {
-    match &finding.object {
-        Some(object) => format!("{object}: {}: {}", finding.path, finding.message),
-        None => format!("{label}: {}: {}", finding.path, finding.message),
-    }
-}
-
 fn push_once(lines: &mut Vec<String>, line: String) {
     if !lines.contains(&line) {
         lines.push(line);
@@ -43,13 +36,13 @@ fn push_once(lines: &mut Vec<String>, line: String) {
 impl Report {
     fn problems(&mut self, label: &str, found: &[Problem]) {
         for p in found {
-            push_once(&mut self.problems, line(label, p));
+            push_once(&mut self.problems, p.line(label));
         }
     }
 
     fn notes(&mut self, label: &str, found: &[Problem]) {
         for n in found {
-            push_once(&mut self.notes, format!("note: {}", line(label, n)));
+            push_once(&mut self.notes, format!("note: {}", n.line(label)));
         }
     }
 }

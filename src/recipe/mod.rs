@@ -70,6 +70,43 @@ impl RecipeLookup for BTreeMap<(String, String), Value> {
     }
 }
 
+/// `Kind/name` of a document, for the start of each problem line.
+pub fn label(doc: &Value) -> String {
+    let kind = doc
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("(no kind)");
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("(no name)");
+    format!("{kind}/{name}")
+}
+
+/// The Recipe (namespace, name) a VRG document would read from the cluster: none when it has no
+/// `recipeRef`, references a built-in recipe, or may not make the reference (validation refuses
+/// it without reading anything there).
+pub fn referenced_recipe(
+    doc: &Value,
+    default_namespace: &str,
+    settings: &Settings,
+) -> Option<(String, String)> {
+    let reference = doc.pointer("/spec/kubeObjectProtection/recipeRef")?;
+    let name = reference.get("name").and_then(Value::as_str)?;
+    let vrg_namespace = doc
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or(default_namespace);
+    let ns = reference
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(vrg_namespace);
+    (scope::recipe_ref_allowed(&settings.admin_namespaces, vrg_namespace, ns)
+        && !builtin::selects(&settings.admin_namespaces, ns, name))
+    .then(|| (ns.to_owned(), name.to_owned()))
+}
+
 /// What a `recipeRef` that `recipes` lacks means.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Absent {

@@ -21,6 +21,15 @@ impl fmt::Display for Problem {
     }
 }
 
+impl Problem {
+    /// The line `validate` (and the admission webhook) prints for it: under the object it is in,
+    /// or under `label` (`VolumeReplicationGroup/app`) when that is the object being checked.
+    pub fn line(&self, label: &str) -> String {
+        let object = self.object.as_deref().unwrap_or(label);
+        format!("{object}: {}: {}", self.path, self.message)
+    }
+}
+
 /// Collects every problem found; validation never stops at the first.
 #[derive(Debug, Default)]
 pub struct Problems(Vec<Problem>);

@@ -1,0 +1,11 @@
+//! The validating admission webhook: VolumeReplicationGroups and Recipes are checked at
+//! `kubectl apply` with the same rules, and the same lines, as `vrg-operator validate`.
+//! `decide` is the pure verdict on one AdmissionRequest; `serve` is the HTTPS endpoint that
+//! reads the Recipe a VRG references and answers the API server.
+
+pub mod decide;
+pub mod serve;
+
+/// The paths the API server calls, one per kind.
+pub const VRG_PATH: &str = "/validate-volumereplicationgroups";
+pub const RECIPE_PATH: &str = "/validate-recipes";

@@ -1,0 +1,130 @@
+//! The webhook's HTTPS endpoint: every replica serves it, leader or not. Each request reads the
+//! Recipe its VRG references (a read the operator's RBAC already allows), then `decide` answers.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::post;
+use axum_server::tls_rustls::RustlsConfig;
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
+
+use super::decide::{Subject, decide, subject};
+use super::{RECIPE_PATH, VRG_PATH};
+use crate::recipe::Settings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read the webhook's certificate {cert} and key {key}: {source}")]
+    Certificate {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the webhook cannot serve on {addr}: {source}")]
+    Serve {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where to serve and with which certificate (`tls.crt` and `tls.key` in `cert_dir`, as a
+/// Kubernetes TLS Secret mounts them).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: SocketAddr,
+    pub cert_dir: PathBuf,
+}
+
+struct Shared {
+    client: kube::Client,
+    settings: Settings,
+}
+
+/// The certificate and key of `options`, read now so a missing one stops the operator at start.
+pub async fn tls(options: &Options) -> Result<RustlsConfig, Error> {
+    let (cert, key) = (
+        options.cert_dir.join("tls.crt"),
+        options.cert_dir.join("tls.key"),
+    );
+    RustlsConfig::from_pem_file(&cert, &key)
+        .await
+        .map_err(|source| Error::Certificate { cert, key, source })
+}
+
+/// Serves until the process ends.
+pub async fn serve(
+    client: kube::Client,
+    settings: Settings,
+    options: Options,
+) -> Result<(), Error> {
+    let tls = tls(&options).await?;
+    serve_with(client, settings, options.addr, tls).await
+}
+
+/// Serves on `addr` with `tls` until the process ends.
+pub async fn serve_with(
+    client: kube::Client,
+    settings: Settings,
+    addr: SocketAddr,
+    tls: RustlsConfig,
+) -> Result<(), Error> {
+    let shared = Arc::new(Shared { client, settings });
+    let app = axum::Router::new()
+        .route(VRG_PATH, post(review))
+        .route(RECIPE_PATH, post(review))
+        .with_state(shared);
+    tracing::info!(%addr, "serving the admission webhook");
+    axum_server::bind_rustls(addr, tls)
+        .serve(app.into_make_service())
+        .await
+        .map_err(|source| Error::Serve { addr, source })
+}
+
+async fn review(
+    State(shared): State<Arc<Shared>>,
+    Json(review): Json<AdmissionReview<DynamicObject>>,
+) -> Json<AdmissionReview<DynamicObject>> {
+    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
+        Ok(request) => request,
+        Err(e) => {
+            // No request to answer: say why, as the API server expects a review back.
+            return Json(AdmissionResponse::invalid(e.to_string()).into_review());
+        }
+    };
+    let mut recipes = BTreeMap::new();
+    let mut response = None;
+    if let Subject::Vrg {
+        recipe: Some((ns, name)),
+    } = subject(&request, &shared.settings)
+    {
+        match crate::controller::recipe_documents(&shared.client, &ns)
+            .get_opt(&name)
+            .await
+        {
+            Ok(Some(found)) => {
+                if let Ok(doc) = serde_json::to_value(found) {
+                    recipes.insert((ns, name), doc);
+                }
+            }
+            Ok(None) => {}
+            // Never block an apply on the operator's own trouble reading: the controller
+            // checks again, and the VRG's status says what it finds.
+            Err(e) => {
+                let mut allowed = AdmissionResponse::from(&request);
+                allowed.warnings = Some(vec![format!(
+                    "Recipe {ns}/{name} could not be read ({e}), so it was not checked"
+                )]);
+                response = Some(allowed);
+            }
+        }
+    }
+    let response = response.unwrap_or_else(|| decide(&request, &recipes, &shared.settings));
+    Json(response.into_review())
+}
