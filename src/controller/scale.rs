@@ -39,59 +39,74 @@ fn workload(kind: &str, meta: &kube::api::ObjectMeta, rollout: Rollout) -> Workl
     }
 }
 
+/// What a scale hook reads of a workload kind: its desired replicas, ready replicas and the
+/// generation its controller has seen.
+trait Scalable:
+    kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+{
+    const KIND: &'static str;
+    fn rollout(&self) -> Rollout;
+}
+
+impl Scalable for Deployment {
+    const KIND: &'static str = "deployment";
+    fn rollout(&self) -> Rollout {
+        let status = self.status.clone().unwrap_or_default();
+        Rollout {
+            desired: self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            ready: status.ready_replicas.unwrap_or(0),
+            observed_generation: status.observed_generation.unwrap_or(0),
+            ..Rollout::default()
+        }
+    }
+}
+
+impl Scalable for StatefulSet {
+    const KIND: &'static str = "statefulset";
+    fn rollout(&self) -> Rollout {
+        let status = self.status.clone().unwrap_or_default();
+        Rollout {
+            desired: self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            ready: status.ready_replicas.unwrap_or(0),
+            observed_generation: status.observed_generation.unwrap_or(0),
+            ..Rollout::default()
+        }
+    }
+}
+
+async fn list<K: Scalable>(
+    client: &kube::Client,
+    target: &Target,
+) -> Result<Vec<Workload>, kube::Error> {
+    let listed = Api::<K>::namespaced(client.clone(), &target.namespace)
+        .list(&select::list_params(target, &[]))
+        .await?;
+    Ok(listed
+        .items
+        .iter()
+        .filter(|w| select::selected(target, w.meta()))
+        .map(|w| workload(K::KIND, w.meta(), w.rollout()))
+        .collect())
+}
+
 /// The workloads `target` selects, from a fresh list.
 async fn workloads(client: &kube::Client, target: &Target) -> Result<Vec<Workload>, String> {
-    let ns = &target.namespace;
-    let params = select::list_params(target, &[]);
     let listed = match target.resource {
-        SelectResource::Deployment => Api::<Deployment>::namespaced(client.clone(), ns)
-            .list(&params)
-            .await
-            .map(|l| {
-                l.items
-                    .iter()
-                    .filter(|d| select::selected(target, &d.metadata))
-                    .map(|d| {
-                        let status = d.status.clone().unwrap_or_default();
-                        workload(
-                            "deployment",
-                            &d.metadata,
-                            Rollout {
-                                desired: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                                ready: status.ready_replicas.unwrap_or(0),
-                                observed_generation: status.observed_generation.unwrap_or(0),
-                                ..Rollout::default()
-                            },
-                        )
-                    })
-                    .collect()
-            }),
-        SelectResource::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), ns)
-            .list(&params)
-            .await
-            .map(|l| {
-                l.items
-                    .iter()
-                    .filter(|s| select::selected(target, &s.metadata))
-                    .map(|s| {
-                        let status = s.status.clone().unwrap_or_default();
-                        workload(
-                            "statefulset",
-                            &s.metadata,
-                            Rollout {
-                                desired: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                                ready: status.ready_replicas.unwrap_or(0),
-                                observed_generation: status.observed_generation.unwrap_or(0),
-                                ..Rollout::default()
-                            },
-                        )
-                    })
-                    .collect()
-            }),
+        SelectResource::Deployment => list::<Deployment>(client, target).await,
+        SelectResource::StatefulSet => list::<StatefulSet>(client, target).await,
         // Validation allows only the two; say so rather than act on something else.
         _ => return Err("a scale hook selects Deployments or StatefulSets".into()),
     };
-    listed.map_err(|e| format!("cannot list {} in namespace {ns}: {e}", kind(target)))
+    listed.map_err(|e| {
+        format!(
+            "cannot list {} in namespace {}: {e}",
+            kind(target),
+            target.namespace
+        )
+    })
 }
 
 fn kind(target: &Target) -> &'static str {
