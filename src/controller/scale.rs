@@ -51,29 +51,37 @@ trait Scalable:
     fn rollout(&self) -> Rollout;
 }
 
+/// A rollout from a workload's fields; the API server defaults unset replicas to 1.
+fn rollout(desired: Option<i32>, ready: Option<i32>, observed: Option<i64>) -> Rollout {
+    Rollout {
+        desired: desired.unwrap_or(1),
+        ready: ready.unwrap_or(0),
+        observed_generation: observed.unwrap_or(0),
+        ..Rollout::default()
+    }
+}
+
 impl Scalable for Deployment {
     const KIND: &'static str = "deployment";
     fn rollout(&self) -> Rollout {
-        let status = self.status.clone().unwrap_or_default();
-        Rollout {
-            desired: self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            ready: status.ready_replicas.unwrap_or(0),
-            observed_generation: status.observed_generation.unwrap_or(0),
-            ..Rollout::default()
-        }
+        let status = self.status.as_ref();
+        rollout(
+            self.spec.as_ref().and_then(|s| s.replicas),
+            status.and_then(|s| s.ready_replicas),
+            status.and_then(|s| s.observed_generation),
+        )
     }
 }
 
 impl Scalable for StatefulSet {
     const KIND: &'static str = "statefulset";
     fn rollout(&self) -> Rollout {
-        let status = self.status.clone().unwrap_or_default();
-        Rollout {
-            desired: self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            ready: status.ready_replicas.unwrap_or(0),
-            observed_generation: status.observed_generation.unwrap_or(0),
-            ..Rollout::default()
-        }
+        let status = self.status.as_ref();
+        rollout(
+            self.spec.as_ref().and_then(|s| s.replicas),
+            status.and_then(|s| s.ready_replicas),
+            status.and_then(|s| s.observed_generation),
+        )
     }
 }
 

@@ -65,15 +65,16 @@ pub fn subject(request: &AdmissionRequest<DynamicObject>, settings: &Settings) -
     }
 }
 
-/// The response to `request`, whose VRG's Recipe (if any) is in `recipes` when it exists.
+/// The response to `request`, whose [`subject`] is `subject` and whose VRG's Recipe (if any) is
+/// in `recipes` when it exists.
 pub fn decide(
     request: &AdmissionRequest<DynamicObject>,
+    subject: &Subject,
     recipes: &BTreeMap<(String, String), Value>,
     settings: &Settings,
 ) -> AdmissionResponse {
     let response = AdmissionResponse::from(request);
-    let subject = subject(request, settings);
-    let Some(doc) = document(request).filter(|_| subject != Subject::Nothing) else {
+    let Some(doc) = document(request).filter(|_| *subject != Subject::Nothing) else {
         return response;
     };
     let label = recipe::label(&doc);
@@ -161,6 +162,16 @@ mod tests {
         review.try_into().unwrap()
     }
 
+    fn check(request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        let settings = Settings::default();
+        decide(
+            request,
+            &subject(request, &settings),
+            &BTreeMap::new(),
+            &settings,
+        )
+    }
+
     fn vrg(interval: &str) -> Value {
         json!({
             "apiVersion": "ramendr.openshift.io/v1alpha1", "kind": "VolumeReplicationGroup",
@@ -171,11 +182,7 @@ mod tests {
 
     #[test]
     fn an_invalid_vrg_is_denied_with_validates_lines() {
-        let response = decide(
-            &request("CREATE", vrg("10s"), None, None),
-            &BTreeMap::new(),
-            &Settings::default(),
-        );
+        let response = check(&request("CREATE", vrg("10s"), None, None));
         assert!(!response.allowed);
         assert!(
             response.result.message.starts_with(
@@ -184,18 +191,12 @@ mod tests {
             "{}",
             response.result.message
         );
-        let response = decide(
-            &request("CREATE", vrg("5m"), None, None),
-            &BTreeMap::new(),
-            &Settings::default(),
-        );
+        let response = check(&request("CREATE", vrg("5m"), None, None));
         assert!(response.allowed, "{}", response.result.message);
     }
 
     #[test]
     fn deletions_status_and_metadata_only_updates_are_never_blocked() {
-        let settings = Settings::default();
-        let none = BTreeMap::new();
         let bad = vrg("10s");
         let mut annotated = bad.clone();
         annotated["metadata"]["annotations"] = json!({"a": "b"});
@@ -219,12 +220,9 @@ mod tests {
                 request("UPDATE", deleting, Some(vrg("1m")), None),
             ),
         ] {
-            assert!(decide(&req, &none, &settings).allowed, "{what}");
+            assert!(check(&req).allowed, "{what}");
         }
         let edit = request("UPDATE", bad, Some(vrg("5m")), None);
-        assert!(
-            !decide(&edit, &none, &settings).allowed,
-            "a spec edit is checked"
-        );
+        assert!(!check(&edit).allowed, "a spec edit is checked");
     }
 }

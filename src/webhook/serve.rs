@@ -100,10 +100,12 @@ async fn review(
     };
     let mut recipes = BTreeMap::new();
     let mut response = None;
+    let subject = subject(&request, &shared.settings);
     if let Subject::Vrg {
         recipe: Some((ns, name)),
-    } = subject(&request, &shared.settings)
+    } = &subject
     {
+        let (ns, name) = (ns.clone(), name.clone());
         match crate::controller::recipe_documents(&shared.client, &ns)
             .get_opt(&name)
             .await
@@ -125,6 +127,7 @@ async fn review(
             }
         }
     }
-    let response = response.unwrap_or_else(|| decide(&request, &recipes, &shared.settings));
+    let response =
+        response.unwrap_or_else(|| decide(&request, &subject, &recipes, &shared.settings));
     Json(response.into_review())
 }
