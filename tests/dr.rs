@@ -16,6 +16,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::json;
 use support::dr::{Cluster, Clusters};
 use support::env::condition;
+use support::hooks::finished;
 use vrg_operator::api::VolumeReplicationGroup;
 use vrg_operator::api::vrg::RecoveryPhase;
 use vrg_operator::velero::names::{LABEL_CLUSTER, LABEL_EPOCH, vrg_selector};
@@ -217,8 +218,10 @@ async fn capture_failover_relocate_and_failover_again_through_real_velero() {
     east.wait_running("app=shop", TIMEOUT).await; // the pod the hooks run in
     east.apply(&vrg("primary", "")).await;
     let v = east
-        .wait("shop", "east's first capture", TIMEOUT, |v| {
-            is(v, "ClusterDataProtected", "True")
+        .wait("shop", "east's first capture to end", TIMEOUT, |v| {
+            // The capture is restorable once its Backups complete, before the unquiesce hook
+            // after them has run: wait for the whole run.
+            is(v, "ClusterDataProtected", "True") && finished(v).is_some()
         })
         .await;
     let (first, writer, epoch) = protected_by(&v).unwrap();
