@@ -116,7 +116,7 @@ async fn webhook(prefix: &str) -> Webhook {
     let port = free_port();
     let options = serve::Options {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        cert_dir: dir.clone(),
+        certificates: serve::Certificates::Files(dir.clone()),
     };
     let serving = client.clone();
     tokio::spawn(async move {

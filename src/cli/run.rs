@@ -66,13 +66,43 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAMESPACE/NAME")]
     ramen_config: Option<ConfigRef>,
     /// Serve the validating admission webhook (HTTPS) on this address, on every replica,
-    /// leader or not.
-    #[arg(long, value_name = "ADDR", requires = "webhook_cert_dir")]
+    /// leader or not, with the certificate of `--webhook-cert-dir` or `--webhook-cert-secret`.
+    #[arg(long, value_name = "ADDR")]
     webhook_address: Option<std::net::SocketAddr>,
     /// The webhook's certificate and key: `tls.crt` and `tls.key` in this directory (a mounted
-    /// TLS Secret).
-    #[arg(long, value_name = "DIR", requires = "webhook_address")]
+    /// TLS Secret, e.g. cert-manager's), loaded again when they change.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "webhook_address",
+        conflicts_with = "webhook_cert_secret"
+    )]
     webhook_cert_dir: Option<std::path::PathBuf>,
+    /// Make the webhook's CA and serving certificate, keep them in this Secret (in the
+    /// operator's own namespace unless NAMESPACE/ is given) and renew them before they expire.
+    #[arg(long, value_name = "[NAMESPACE/]NAME", requires = "webhook_address")]
+    webhook_cert_secret: Option<String>,
+    /// The ValidatingWebhookConfiguration whose `caBundle` is kept current with that CA.
+    #[arg(long, value_name = "NAME", requires = "webhook_cert_secret")]
+    webhook_configuration: Option<String>,
+    /// The Service (in the Secret's namespace) the API server calls the webhook through: its
+    /// DNS names go into the serving certificate.
+    #[arg(long, value_name = "NAME", requires = "webhook_cert_secret")]
+    webhook_service: Option<String>,
+    /// Another DNS name or IP address for the serving certificate (repeatable), e.g. for a
+    /// registration by URL.
+    #[arg(
+        long = "webhook-host",
+        value_name = "HOST",
+        requires = "webhook_cert_secret"
+    )]
+    webhook_hosts: Vec<String>,
+    /// How long a serving certificate lasts; it is renewed in the last third of that.
+    #[arg(long, value_name = "DURATION", default_value = "90d", value_parser = humantime::parse_duration)]
+    webhook_cert_validity: Duration,
+    /// How long the CA lasts; a new one joins the bundle beside it in the last third of that.
+    #[arg(long, value_name = "DURATION", default_value = "3650d", value_parser = humantime::parse_duration)]
+    webhook_ca_validity: Duration,
 }
 
 /// `--on-delete`.
@@ -134,22 +164,22 @@ async fn serve(args: RunArgs) -> u8 {
         duration: args.lease_duration,
     });
     let ramen_config = args.ramen_config.clone();
-    let webhook = args
-        .webhook_address
-        .zip(args.webhook_cert_dir.clone())
-        .map(|(addr, cert_dir)| webhook::Options { addr, cert_dir });
+    let webhook = match webhook_options(&args) {
+        Ok(webhook) => webhook,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let options = options(args, metrics.clone());
     if let Some(webhook) = webhook {
-        let tls = match webhook::tls(&webhook).await {
-            Ok(tls) => tls,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
-        };
+        if let Err(e) = webhook::check(&webhook).await {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
         let (client, settings) = (client.clone(), options.settings.clone());
         tokio::spawn(async move {
-            if let Err(e) = webhook::serve_with(client, settings, webhook.addr, tls).await {
+            if let Err(e) = webhook::serve(client, settings, webhook).await {
                 tracing::error!("{e}");
             }
         });
@@ -199,6 +229,63 @@ async fn lead(
             EXIT_LEASE_LOST
         }
     }
+}
+
+/// The webhook's settings, when it is to be served.
+fn webhook_options(args: &RunArgs) -> Result<Option<webhook::Options>, String> {
+    let Some(addr) = args.webhook_address else {
+        return Ok(None);
+    };
+    let certificates = match (&args.webhook_cert_dir, &args.webhook_cert_secret) {
+        (Some(dir), _) => webhook::Certificates::Files(dir.clone()),
+        (None, Some(secret)) => {
+            let secret: ConfigRef = if secret.contains('/') {
+                secret.parse()?
+            } else {
+                format!("{}/{secret}", own_namespace()).parse()?
+            };
+            let mut hosts: std::collections::BTreeSet<String> =
+                args.webhook_hosts.iter().cloned().collect();
+            if let Some(service) = &args.webhook_service {
+                hosts.extend(crate::webhook::certs::service_names(
+                    service,
+                    &secret.namespace,
+                ));
+            }
+            if hosts.is_empty() {
+                return Err(
+                    "--webhook-cert-secret needs --webhook-service or --webhook-host: \
+                            the names the serving certificate is for"
+                        .to_owned(),
+                );
+            }
+            let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            let lifetimes = crate::webhook::certs::Lifetimes {
+                ca: seconds(args.webhook_ca_validity),
+                serving: seconds(args.webhook_cert_validity),
+            };
+            if lifetimes.serving < 3 || lifetimes.serving > lifetimes.ca {
+                return Err(format!(
+                    "--webhook-cert-validity {} must be at least 3s and no longer than \
+                     --webhook-ca-validity {}",
+                    humantime::format_duration(args.webhook_cert_validity),
+                    humantime::format_duration(args.webhook_ca_validity)
+                ));
+            }
+            webhook::Certificates::Managed(crate::webhook::certs::Managed {
+                secret,
+                configuration: args.webhook_configuration.clone(),
+                hosts,
+                lifetimes,
+            })
+        }
+        (None, None) => {
+            return Err(
+                "--webhook-address needs --webhook-cert-dir or --webhook-cert-secret".to_owned(),
+            );
+        }
+    };
+    Ok(Some(webhook::Options { addr, certificates }))
 }
 
 fn options(args: RunArgs, metrics: Arc<Metrics>) -> Options {

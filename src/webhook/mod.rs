@@ -3,6 +3,7 @@
 //! `decide` is the pure verdict on one AdmissionRequest; `serve` is the HTTPS endpoint that
 //! reads the Recipe a VRG references and answers the API server.
 
+pub mod certs;
 pub mod decide;
 pub mod serve;
 

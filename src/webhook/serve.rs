@@ -13,19 +13,16 @@ use axum_server::tls_rustls::RustlsConfig;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 
+use super::certs::files;
+use super::certs::keeper::{self, Managed};
 use super::decide::{Subject, decide, subject};
 use super::{RECIPE_PATH, VRG_PATH};
 use crate::recipe::Settings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read the webhook's certificate {cert} and key {key}: {source}")]
-    Certificate {
-        cert: PathBuf,
-        key: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Files(#[from] files::Error),
     #[error("the webhook cannot serve on {addr}: {source}")]
     Serve {
         addr: SocketAddr,
@@ -34,12 +31,20 @@ pub enum Error {
     },
 }
 
-/// Where to serve and with which certificate (`tls.crt` and `tls.key` in `cert_dir`, as a
-/// Kubernetes TLS Secret mounts them).
+/// Where the serving certificate comes from.
+#[derive(Debug, Clone)]
+pub enum Certificates {
+    /// `tls.crt` and `tls.key` in this directory, as a Kubernetes TLS Secret mounts them.
+    Files(PathBuf),
+    /// The operator's own, kept in a Secret.
+    Managed(Managed),
+}
+
+/// Where to serve and with which certificate.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub addr: SocketAddr,
-    pub cert_dir: PathBuf,
+    pub certificates: Certificates,
 }
 
 struct Shared {
@@ -47,24 +52,34 @@ struct Shared {
     settings: Settings,
 }
 
-/// The certificate and key of `options`, read now so a missing one stops the operator at start.
-pub async fn tls(options: &Options) -> Result<RustlsConfig, Error> {
-    let (cert, key) = (
-        options.cert_dir.join("tls.crt"),
-        options.cert_dir.join("tls.key"),
-    );
-    RustlsConfig::from_pem_file(&cert, &key)
-        .await
-        .map_err(|source| Error::Certificate { cert, key, source })
+/// What must be there before the operator starts at all: files it is told to serve.
+pub async fn check(options: &Options) -> Result<(), Error> {
+    if let Certificates::Files(dir) = &options.certificates {
+        files::load(dir).await?;
+    }
+    Ok(())
 }
 
-/// Serves until the process ends.
+/// Serves until the process ends, keeping the certificate current.
 pub async fn serve(
     client: kube::Client,
     settings: Settings,
     options: Options,
 ) -> Result<(), Error> {
-    let tls = tls(&options).await?;
+    let tls = match options.certificates {
+        Certificates::Files(dir) => {
+            let tls = files::load(&dir).await?;
+            tokio::spawn(files::keep(dir, tls.clone()));
+            tls
+        }
+        Certificates::Managed(managed) => {
+            let mut state = keeper::Keeper::default();
+            let (tls, loaded) = keeper::first(&client, &managed, &mut state).await;
+            let keep = keeper::keep(client.clone(), managed, state, tls.clone(), loaded);
+            tokio::spawn(keep);
+            tls
+        }
+    };
     serve_with(client, settings, options.addr, tls).await
 }
 
