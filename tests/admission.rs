@@ -1,7 +1,8 @@
 //! The admission webhook against the real API server: `kubectl apply` of the seed's samples as
 //! written is refused with the lines `vrg-operator validate` prints, every example applies, notes
 //! come back as warnings kubectl prints, and the operator's own metadata patches of a VRG that
-//! has become invalid are never blocked. The webhook is served in-process over HTTPS, with a
+//! has become invalid are never blocked; a Recipe edit is refused when it would make a VRG that
+//! uses it invalid, naming the VRG. The webhook is served in-process over HTTPS, with a
 //! certificate of this test's CA, and registered for this test's namespace only.
 
 use std::net::{SocketAddr, TcpListener};
@@ -93,6 +94,8 @@ struct Webhook {
     ns: String,
     client: kube::Client,
     dir: std::path::PathBuf,
+    port: u16,
+    ca: String,
     _cleanup: tempdir::Dir,
 }
 
@@ -124,35 +127,74 @@ async fn webhook(prefix: &str) -> Webhook {
             .await
             .unwrap()
     });
-    Api::<ValidatingWebhookConfiguration>::all(client.clone())
-        .create(&PostParams::default(), &registration(&ns, port, &ca))
-        .await
-        .unwrap();
-    // The API server picks up a new registration within a moment: until a bad VRG is refused.
-    let bad = format!(
-        "apiVersion: ramendr.openshift.io/v1alpha1\nkind: VolumeReplicationGroup\nmetadata: {{name: probe, namespace: {ns}}}\nspec: {{replicationState: primary, s3Profiles: [east], kubeObjectProtection: {{captureInterval: 10s}}}}\n"
-    );
-    let probe = dir.join("probe.yaml");
-    std::fs::write(&probe, bad).unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let out = kubectl(&["apply", "--dry-run=server", "-f", probe.to_str().unwrap()]);
-        if String::from_utf8_lossy(&out.stderr).contains("denied the request") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the webhook never refused: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Webhook {
+    let hook = Webhook {
         ns,
         client,
         dir: dir.clone(),
+        port,
+        ca,
         _cleanup: tempdir::Dir(dir),
+    };
+    hook.register().await;
+    hook
+}
+
+impl Webhook {
+    /// Registers the webhook for this test's namespace and waits until the API server calls it.
+    async fn register(&self) {
+        let (ns, dir) = (&self.ns, &self.dir);
+        Api::<ValidatingWebhookConfiguration>::all(self.client.clone())
+            .create(
+                &PostParams::default(),
+                &registration(ns, self.port, &self.ca),
+            )
+            .await
+            .unwrap();
+        // The API server picks up a new registration within a moment: until a bad VRG is refused.
+        let bad = format!(
+            "apiVersion: ramendr.openshift.io/v1alpha1\nkind: VolumeReplicationGroup\nmetadata: {{name: probe, namespace: {ns}}}\nspec: {{replicationState: primary, s3Profiles: [east], kubeObjectProtection: {{captureInterval: 10s}}}}\n"
+        );
+        let probe = dir.join("probe.yaml");
+        std::fs::write(&probe, bad).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = kubectl(&["apply", "--dry-run=server", "-f", probe.to_str().unwrap()]);
+            if String::from_utf8_lossy(&out.stderr).contains("denied the request") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the webhook never refused: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Removes the registration and waits until the API server no longer calls the webhook:
+    /// what objects written before the webhook was installed went through.
+    async fn unregister(&self) {
+        Api::<ValidatingWebhookConfiguration>::all(self.client.clone())
+            .delete(
+                &format!("vrg-operator-test-{}", self.ns),
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+        let probe = self.dir.join("probe.yaml");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = kubectl(&["apply", "--dry-run=server", "-f", probe.to_str().unwrap()]);
+            if out.status.success() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the webhook is still called"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }
 
@@ -309,14 +351,31 @@ async fn a_vrg_is_checked_against_its_recipe_and_metadata_patches_pass() {
     for line in &expected {
         assert!(said.contains(line.as_str()), "no {line:?} in:\n{said}");
     }
-    // A Recipe valid on its own that takes the VRG into another namespace makes the VRG invalid
-    // (refusing that edit is the next step); the VRG's spec edits are refused from then on...
+    // A Recipe valid on its own that takes the VRG into another namespace would make the VRG
+    // invalid: refused, naming it.
+    let out = write_recipe(", includedNamespaces: [kube-system]");
+    assert!(
+        !out.status.success(),
+        "a Recipe edit that breaks its VRG applied"
+    );
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        said.contains(&format!(
+            "VolumeReplicationGroup {}/app would become invalid:",
+            hook.ns
+        )),
+        "{said}"
+    );
+    // Written before the webhook was installed, it makes the VRG invalid; the VRG's spec edits
+    // are refused from then on...
+    hook.unregister().await;
     let out = write_recipe(", includedNamespaces: [kube-system]");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    hook.register().await;
     std::fs::write(&file, serde_json::to_string(&vrg("6m")).unwrap()).unwrap();
     let out = kubectl(&["apply", "-f", file.to_str().unwrap()]);
     assert!(
@@ -347,4 +406,126 @@ async fn a_vrg_is_checked_against_its_recipe_and_metadata_patches_pass() {
     .unwrap();
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&recipe);
+}
+
+/// A Recipe edit is checked against the VRGs that use it: one that would make a VRG invalid is
+/// refused, naming the VRG with the lines `validate` prints for it; one that keeps it valid
+/// applies; a Recipe no VRG uses is checked on its own. What kubectl says is printed, as the user
+/// guide shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipe_edit_is_checked_against_the_vrgs_that_use_it() {
+    let hook = webhook("admit-recipe-edit").await;
+    let ns = &hook.ns;
+    let apply = |name: &str, text: String| {
+        let file = hook.dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = kubectl(&["apply", "-f", file.to_str().unwrap()]);
+        let said = String::from_utf8_lossy(&out.stderr).to_string();
+        eprintln!(
+            "$ kubectl apply -f {name}\n{}{said}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (out.status.success(), said, file)
+    };
+    let recipe = |name: &str, selector: &str| {
+        format!(
+            "apiVersion: ramendr.openshift.io/v1alpha1\nkind: Recipe\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  groups:\n  - name: data\n    includedResourceTypes: [configmaps]{selector}\n  workflows:\n  - name: backup\n    sequence:\n    - group: data\n"
+        )
+    };
+    let (ok, said, _) = apply("recipe.yaml", recipe("shop", ""));
+    assert!(ok, "{said}");
+    let vrg = format!(
+        "apiVersion: ramendr.openshift.io/v1alpha1\nkind: VolumeReplicationGroup\nmetadata:\n  name: shop\n  namespace: {ns}\nspec:\n  replicationState: primary\n  s3Profiles: [default]\n  kubeObjectProtection:\n    recipeRef:\n      name: shop\n    recipeParameters:\n      TIER: [web]\n"
+    );
+    let (ok, said, vrg_file) = apply("vrg.yaml", vrg);
+    assert!(ok, "{said}");
+
+    // A parameter the VRG does not supply: refused, naming the VRG, with validate's lines.
+    let breaking = "\n    labelSelector:\n      matchLabels:\n        app: ${APP}";
+    let (ok, said, recipe_file) = apply("recipe.yaml", recipe("shop", breaking));
+    assert!(!ok, "applied a Recipe edit that breaks VRG shop");
+    assert!(said.contains("denied the request"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "VolumeReplicationGroup {ns}/shop would become invalid:"
+        )),
+        "{said}"
+    );
+    let expected = validate_both(ns, &vrg_file, &recipe_file);
+    assert!(!expected.is_empty());
+    for line in &expected {
+        assert!(said.contains(line.as_str()), "no {line:?} in:\n{said}");
+    }
+    // An edit that keeps the VRG valid (a parameter it supplies) applies.
+    let (ok, said, _) = apply(
+        "recipe.yaml",
+        recipe(
+            "shop",
+            "\n    labelSelector:\n      matchLabels:\n        tier: ${TIER}",
+        ),
+    );
+    assert!(ok, "{said}");
+    // A Recipe no VRG uses is checked on its own: its parameters are assumed supplied...
+    let (ok, said, _) = apply("unused.yaml", recipe("unused", breaking));
+    assert!(ok, "{said}");
+    // ...and its own problems are refused with validate's lines, no VRG named.
+    let (ok, said, file) = apply(
+        "orders.yaml",
+        recipe("orders", "").replace("- group: data", "- group: dta"),
+    );
+    assert!(!ok, "applied a Recipe with a typo");
+    let expected = validate(ns, file.to_str().unwrap());
+    assert!(!expected.is_empty());
+    for line in &expected {
+        assert!(said.contains(line.as_str()), "no {line:?} in:\n{said}");
+    }
+    assert!(!said.contains("VolumeReplicationGroup"), "{said}");
+    // A misspelt field name is refused by the API server itself (the CRD's schema), before
+    // the webhook is called.
+    let (ok, said, _) = apply(
+        "orders.yaml",
+        recipe("orders", "\n    includedResoures: [secrets]"),
+    );
+    assert!(!ok, "applied an unknown field");
+    assert!(
+        said.contains("strict decoding error: unknown field \"spec.groups[0].includedResoures\""),
+        "{said}"
+    );
+    // A VRG with a typo in a parameter's name: refused with validate's lines.
+    let typo = format!(
+        "apiVersion: ramendr.openshift.io/v1alpha1\nkind: VolumeReplicationGroup\nmetadata:\n  name: web\n  namespace: {ns}\nspec:\n  replicationState: primary\n  s3Profiles: [default]\n  kubeObjectProtection:\n    recipeRef:\n      name: shop\n    recipeParameters:\n      TEIR: [web]\n"
+    );
+    let (ok, said, file) = apply("web.yaml", typo);
+    assert!(!ok, "applied a VRG with a typo");
+    let kept = hook.dir.join("kept.yaml");
+    std::fs::write(
+        &kept,
+        recipe(
+            "shop",
+            "\n    labelSelector:\n      matchLabels:\n        tier: ${TIER}",
+        ),
+    )
+    .unwrap();
+    let expected = validate_both(ns, &file, &kept);
+    assert!(!expected.is_empty());
+    for line in expected {
+        assert!(said.contains(line.as_str()), "no {line:?} in:\n{said}");
+    }
+}
+
+/// The lines `validate` prints for a VRG and its Recipe given together.
+fn validate_both(ns: &str, vrg: &std::path::Path, recipe: &std::path::Path) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_vrg-operator"))
+        .args(["validate", "-n", ns])
+        .arg(vrg)
+        .arg(recipe)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            !l.starts_with("valid:") && !l.starts_with("note:") && !l.starts_with("warning:")
+        })
+        .map(str::to_owned)
+        .collect()
 }

@@ -1,7 +1,7 @@
-//! The webhook's HTTPS endpoint: every replica serves it, leader or not. Each request reads the
-//! Recipe its VRG references (a read the operator's RBAC already allows), then `decide` answers.
+//! The webhook's HTTPS endpoint: every replica serves it, leader or not. A VRG's request reads
+//! the Recipe it references, a Recipe's lists the VRGs that may reference it (reads the
+//! operator's RBAC already allows), then `decide` answers.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,13 +10,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::routing::post;
 use axum_server::tls_rustls::RustlsConfig;
-use kube::core::DynamicObject;
+use kube::api::{Api, ApiResource, ListParams};
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
+use kube::core::{DynamicObject, TypeMeta};
 
 use super::certs::files;
 use super::certs::keeper::{self, Managed};
-use super::decide::{Subject, decide, subject};
+use super::decide::{Found, Subject, decide, referrer_namespaces, subject};
 use super::{RECIPE_PATH, VRG_PATH};
+use crate::api::VolumeReplicationGroup;
 use crate::recipe::Settings;
 
 #[derive(Debug, thiserror::Error)]
@@ -113,9 +115,13 @@ async fn review(
             return Json(AdmissionResponse::invalid(e.to_string()).into_review());
         }
     };
-    let mut recipes = BTreeMap::new();
+    let mut found = Found::default();
     let mut response = None;
     let subject = subject(&request, &shared.settings);
+    if subject == Subject::Recipe {
+        let ns = request.namespace.as_deref().unwrap_or_default();
+        found.vrgs = vrg_documents(&shared.client, ns, &shared.settings).await;
+    }
     if let Subject::Vrg {
         recipe: Some((ns, name)),
     } = &subject
@@ -125,9 +131,9 @@ async fn review(
             .get_opt(&name)
             .await
         {
-            Ok(Some(found)) => {
-                if let Ok(doc) = serde_json::to_value(found) {
-                    recipes.insert((ns, name), doc);
+            Ok(Some(recipe)) => {
+                if let Ok(doc) = serde_json::to_value(recipe) {
+                    found.recipes.insert((ns, name), doc);
                 }
             }
             Ok(None) => {}
@@ -142,7 +148,33 @@ async fn review(
             }
         }
     }
-    let response =
-        response.unwrap_or_else(|| decide(&request, &subject, &recipes, &shared.settings));
+    let response = response.unwrap_or_else(|| decide(&request, &subject, &found, &shared.settings));
     Json(response.into_review())
+}
+
+/// The VRGs, as documents, of every namespace whose VRGs may reference a Recipe in `namespace`;
+/// a failure is said, not raised: the operator's own trouble never blocks an apply.
+async fn vrg_documents(
+    client: &kube::Client,
+    namespace: &str,
+    settings: &Settings,
+) -> Result<Vec<serde_json::Value>, String> {
+    let resource = ApiResource::erase::<VolumeReplicationGroup>(&());
+    let mut documents = vec![];
+    for ns in referrer_namespaces(namespace, settings) {
+        let api = Api::<DynamicObject>::namespaced_with(client.clone(), &ns, &resource);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| format!("listing VolumeReplicationGroups in {ns}: {e}"))?;
+        for mut vrg in list.items {
+            // List items may come without their kind; validation reads it.
+            vrg.types.get_or_insert_with(|| TypeMeta {
+                api_version: resource.api_version.clone(),
+                kind: resource.kind.clone(),
+            });
+            documents.push(serde_json::to_value(vrg).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(documents)
 }
