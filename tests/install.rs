@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, Subject};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use vrg_operator::webhook::{RECIPE_PATH, VRG_PATH};
 use vrg_testenv::dr::VELERO_NAMESPACE;
 use vrg_testenv::{Binaries, ControlPlane, shared};
 
@@ -196,6 +198,10 @@ fn the_chart_refuses_unsafe_or_misspelt_values() {
     assert!(err.contains("execHooks"), "{err}");
     let err = helm_template("x", "ns", &["minCaptureInterval=soon"]).unwrap_err();
     assert!(err.contains("minCaptureInterval"), "{err}");
+    let err = helm_template("x", "ns", &["webhook.failurePolicy=Sometimes"]).unwrap_err();
+    assert!(err.contains("failurePolicy"), "{err}");
+    let err = helm_template("x", "ns", &["webhook.timeoutSeconds=60"]).unwrap_err();
+    assert!(err.contains("timeoutSeconds"), "{err}");
     let docs = documents(&helm_template("x", "ns", &["execHooks=admin"]).unwrap());
     let args = &find(&docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"];
     for arg in [
@@ -214,8 +220,7 @@ fn the_chart_refuses_unsafe_or_misspelt_values() {
 fn the_charts_rbac_rules_equal_config_rbac() {
     let docs = documents(&helm_template("rel", "ns", &[]).unwrap());
     let role: Value = serde_saphyr::from_str(&read("config/rbac/role.yaml")).unwrap();
-    let cluster_role = find(&docs, "ClusterRole");
-    assert_eq!(cluster_role["metadata"]["name"], "rel-vrg-operator");
+    let cluster_role = find_named(&docs, "ClusterRole", "rel-vrg-operator");
     assert_eq!(
         cluster_role["rules"], role["rules"],
         "the chart's ClusterRole (charts/vrg-operator/templates/clusterrole.yaml) and \
@@ -239,8 +244,44 @@ fn the_charts_rbac_rules_equal_config_rbac() {
     let binding = find_named(&docs, "RoleBinding", "rel-vrg-operator-velero");
     assert_eq!(binding["metadata"]["namespace"], "velero");
     assert_eq!(binding["subjects"][0]["namespace"], "ns");
+    // The webhook's: the same rules, naming the release's Secret and registration.
+    for (kind, file, charted, resource_name) in [
+        (
+            "Role",
+            "config/rbac/webhook_cert_role.yaml",
+            "rel-vrg-operator-webhook-cert",
+            "rel-vrg-operator-webhook-cert",
+        ),
+        (
+            "ClusterRole",
+            "config/rbac/webhook_configuration_role.yaml",
+            "rel-vrg-operator-webhook",
+            "rel-vrg-operator",
+        ),
+    ] {
+        let shipped: Value = serde_saphyr::from_str(&read(file)).unwrap();
+        let mut rules = shipped["rules"].clone();
+        for rule in rules.as_array_mut().unwrap() {
+            if rule.get("resourceNames").is_some() {
+                rule["resourceNames"] = json!([resource_name]);
+            }
+        }
+        assert_eq!(
+            find_named(&docs, kind, charted)["rules"],
+            rules,
+            "the chart's {kind} {charted} (templates/webhook.yaml) and {file} differ"
+        );
+    }
+    let without = documents(&helm_template("rel", "ns", &["webhook.enabled=false"]).unwrap());
+    assert!(
+        !without.iter().any(|d| d["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("webhook")),
+        "webhook.enabled=false still renders webhook objects"
+    );
     // Velero's objects are granted in its namespace only, never cluster-wide.
-    let cluster_wide = &find(&docs, "ClusterRole")["rules"];
+    let cluster_wide = &find_named(&docs, "ClusterRole", "rel-vrg-operator")["rules"];
     assert!(
         !cluster_wide.to_string().contains("velero.io"),
         "{cluster_wide}"
@@ -364,18 +405,152 @@ fn kustomize_and_helm_render_the_same_deployment_settings() {
         find(&charted, "Deployment")["spec"]["replicas"]
     );
     // The default release name gives the chart's objects the kustomize layout's names.
+    let names = |docs: &[Value], kind: &str| {
+        let mut names: Vec<String> = docs
+            .iter()
+            .filter(|d| d["kind"] == kind)
+            .map(|d| {
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
     for kind in [
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
         "Service",
+        "ValidatingWebhookConfiguration",
     ] {
         assert_eq!(
-            find(&kustomized, kind)["metadata"]["name"],
-            find(&charted, kind)["metadata"]["name"],
+            names(&kustomized, kind),
+            names(&charted, kind),
             "{kind} names differ"
         );
     }
+}
+
+/// The registration is the same in both layouts (its documented defaults: `Ignore`, 5 seconds,
+/// every namespace), and with cert-manager the chart asks it for the certificate instead.
+#[test]
+fn the_webhook_is_registered_alike_in_both_layouts() {
+    let kustomized = documents(&run({
+        let mut cmd = kubectl();
+        cmd.args(["kustomize", "config/default"]);
+        cmd
+    }));
+    let charted = documents(&helm_template("vrg-operator", "vrg-operator-system", &[]).unwrap());
+    let hooks = |docs: &[Value]| {
+        let config = find(docs, "ValidatingWebhookConfiguration");
+        assert_eq!(config["metadata"]["name"], "vrg-operator");
+        let mut hooks = config["webhooks"].clone();
+        for hook in hooks.as_array_mut().unwrap() {
+            // Names only need to be unique; their release part differs.
+            hook.as_object_mut().unwrap().remove("name");
+        }
+        hooks
+    };
+    let (k, h) = (hooks(&kustomized), hooks(&charted));
+    assert_eq!(k, h, "the registrations differ");
+    for hook in k.as_array().unwrap() {
+        assert_eq!(hook["failurePolicy"], "Ignore");
+        assert_eq!(hook["timeoutSeconds"], 5);
+        assert_eq!(hook["namespaceSelector"], json!({}));
+        assert_eq!(
+            hook["clientConfig"]["service"]["name"],
+            "vrg-operator-webhook"
+        );
+    }
+    let paths: Vec<&Value> = k
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| &h["clientConfig"]["service"]["path"])
+        .collect();
+    assert_eq!(
+        paths,
+        [VRG_PATH, RECIPE_PATH],
+        "the paths the operator serves"
+    );
+    let args = |docs: &[Value]| {
+        find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"].clone()
+    };
+    for arg in [
+        "--webhook-address=0.0.0.0:9443",
+        "--webhook-cert-secret=vrg-operator-webhook-cert",
+        "--webhook-configuration=vrg-operator",
+        "--webhook-service=vrg-operator-webhook",
+    ] {
+        for (layout, docs) in [("kustomize", &kustomized), ("helm", &charted)] {
+            let args = args(docs);
+            assert!(
+                args.as_array().unwrap().iter().any(|a| a == arg),
+                "{layout}: {arg} not in {args}"
+            );
+        }
+    }
+
+    let cert_manager =
+        documents(&helm_template("rel", "ns", &["webhook.certManager.enabled=true"]).unwrap());
+    let config = find(&cert_manager, "ValidatingWebhookConfiguration");
+    assert_eq!(
+        config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+        "ns/rel-vrg-operator-webhook"
+    );
+    let certificate = find(&cert_manager, "Certificate");
+    assert_eq!(
+        certificate["spec"]["secretName"],
+        "rel-vrg-operator-webhook-cert"
+    );
+    assert_eq!(
+        certificate["spec"]["dnsNames"][0],
+        "rel-vrg-operator-webhook.ns.svc"
+    );
+    assert_eq!(
+        find(&cert_manager, "Issuer")["spec"],
+        json!({"selfSigned": {}})
+    );
+    let args = args(&cert_manager);
+    assert!(
+        args.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--webhook-cert-dir=/var/run/vrg-operator/webhook"),
+        "{args}"
+    );
+    assert!(
+        !args.to_string().contains("--webhook-cert-secret"),
+        "{args}"
+    );
+    // cert-manager keeps the Secret: the operator is given no rights to it.
+    assert!(
+        !cert_manager.iter().any(
+            |d| d["kind"] == "Role" && d["metadata"]["name"] == "rel-vrg-operator-webhook-cert"
+        )
+    );
+    let own_issuer = documents(
+        &helm_template(
+            "rel",
+            "ns",
+            &[
+                "webhook.certManager.enabled=true",
+                "webhook.certManager.issuerRef.kind=ClusterIssuer",
+                "webhook.certManager.issuerRef.name=corp-ca",
+            ],
+        )
+        .unwrap(),
+    );
+    assert!(!own_issuer.iter().any(|d| d["kind"] == "Issuer"));
+    assert_eq!(
+        find(&own_issuer, "Certificate")["spec"]["issuerRef"],
+        json!({"kind": "ClusterIssuer", "name": "corp-ca"})
+    );
 }
 
 // ---- against the API server --------------------------------------------------------------------
@@ -390,6 +565,7 @@ struct Installed<'a> {
     /// In Velero's namespace.
     velero_binding: &'a str,
     metrics_service: &'a str,
+    webhook_configuration: &'a str,
 }
 
 /// Velero's namespace, as a cluster with Velero installed has it: the operator's Velero Role
@@ -436,6 +612,7 @@ async fn kustomize_install_applies_and_the_operator_leads() {
         leader_election_binding: "vrg-operator-leader-election",
         velero_binding: "vrg-operator-velero",
         metrics_service: "vrg-operator-metrics",
+        webhook_configuration: "vrg-operator",
     };
     check_installed(plane, &client, &installed).await;
 
@@ -508,6 +685,7 @@ async fn helm_install_applies_and_the_operator_leads() {
             leader_election_binding: &election,
             velero_binding: &velero_binding,
             metrics_service: &metrics,
+            webhook_configuration: &fullname,
         },
     )
     .await;
@@ -593,7 +771,7 @@ async fn check_installed(plane: &ControlPlane, client: &kube::Client, want: &Ins
     );
 
     wait_for_admitted_pods(client, ns, &deployment).await;
-    run_as_the_deployment(plane, client, ns, want.service_account, container).await;
+    run_as_the_deployment(plane, client, want, container).await;
 }
 
 /// kube-controller-manager creates the ReplicaSet's pods, which the namespace's Pod Security
@@ -651,14 +829,15 @@ impl Drop for Operator {
 }
 
 /// Runs the operator's binary with the container's arguments and environment, as its
-/// ServiceAccount (through impersonation), watching only `ns`; it must take the leader Lease.
+/// ServiceAccount (through impersonation), watching only `ns`; it must take the leader Lease,
+/// and its webhook must refuse a bad VRG through the installed registration.
 async fn run_as_the_deployment(
     plane: &ControlPlane,
     client: &kube::Client,
-    ns: &str,
-    service_account: &str,
+    want: &Installed<'_>,
     container: &k8s_openapi::api::core::v1::Container,
 ) {
+    let (ns, service_account) = (want.namespace, want.service_account);
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(ns);
     std::fs::create_dir_all(&tmp).unwrap();
     // The admin kubeconfig, impersonating the ServiceAccount.
@@ -681,12 +860,22 @@ async fn run_as_the_deployment(
         .clone()
         .unwrap()
         .into_iter()
-        .filter(|a| !a.starts_with("--metrics-address"))
+        .filter(|a| !a.starts_with("--metrics-address") && !a.starts_with("--webhook-address"))
         .collect();
+    // No Service routes to a process here: the API server calls the webhook by URL instead,
+    // for this namespace only (other tests share the API server).
+    let webhook_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     args.extend([
         "--metrics-address=127.0.0.1:0".to_owned(),
         format!("--watch-namespace={ns}"),
+        format!("--webhook-address=127.0.0.1:{webhook_port}"),
+        "--webhook-host=127.0.0.1".to_owned(),
     ]);
+    reach_by_url(client, want.webhook_configuration, ns, webhook_port).await;
     let lease = args
         .iter()
         .find_map(|a| a.strip_prefix("--leader-election-lease="))
@@ -747,6 +936,96 @@ async fn run_as_the_deployment(
         "the ServiceAccount was refused something:\n{}",
         log()
     );
+    admits_and_refuses(client, want, &log).await;
+}
+
+/// Points the installed registration's webhooks at `port` on 127.0.0.1, for namespace `ns`.
+async fn reach_by_url(client: &kube::Client, configuration: &str, ns: &str, port: u16) {
+    let configs = Api::<ValidatingWebhookConfiguration>::all(client.clone());
+    let installed = configs.get(configuration).await.unwrap();
+    // Strategic merge keys webhooks by name; a null `service` removes it beside the new `url`.
+    let webhooks: Vec<_> = installed
+        .webhooks
+        .iter()
+        .flatten()
+        .map(|hook| {
+            let path = hook.client_config.service.as_ref().unwrap().path.clone().unwrap();
+            json!({"name": hook.name,
+                   "clientConfig": {"service": null, "url": format!("https://127.0.0.1:{port}{path}")},
+                   "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
+        })
+        .collect();
+    configs
+        .patch(
+            configuration,
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"webhooks": webhooks})),
+        )
+        .await
+        .unwrap();
+}
+
+/// The running operator's webhook, registered as installed: a VRG with a too-short interval is
+/// refused with validate's line, a good one admitted; the operator made its certificate Secret
+/// and gave the registration its CA.
+async fn admits_and_refuses(client: &kube::Client, want: &Installed<'_>, log: &dyn Fn() -> String) {
+    let gvk = kube::api::GroupVersionKind::gvk(
+        "ramendr.openshift.io",
+        "v1alpha1",
+        "VolumeReplicationGroup",
+    );
+    let vrgs: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        want.namespace,
+        &kube::api::ApiResource::from_gvk(&gvk),
+    );
+    let vrg = |name: &str, interval: &str| -> kube::api::DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "ramendr.openshift.io/v1alpha1", "kind": "VolumeReplicationGroup",
+            "metadata": {"name": name},
+            "spec": {"replicationState": "primary", "s3Profiles": ["east"],
+                     "kubeObjectProtection": {"captureInterval": interval}},
+        }))
+        .unwrap()
+    };
+    let dry_run = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match vrgs.create(&dry_run, &vrg("bad", "10s")).await {
+            Err(e) if e.to_string().contains("denied the request") => {
+                assert!(e.to_string().contains("captureInterval"), "{e}");
+                break;
+            }
+            other => assert!(
+                Instant::now() < deadline,
+                "the installed webhook never refused a bad VRG ({other:?}); the operator's log:\n{}",
+                log()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    vrgs.create(&dry_run, &vrg("good", "1h")).await.unwrap();
+    let config = Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .get(want.webhook_configuration)
+        .await
+        .unwrap();
+    for hook in config.webhooks.iter().flatten() {
+        assert!(
+            hook.client_config.ca_bundle.is_some(),
+            "{}: no caBundle",
+            hook.name
+        );
+    }
+    let secret = format!("{}-webhook-cert", want.deployment);
+    let secret =
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), want.namespace)
+            .get(&secret)
+            .await
+            .unwrap();
+    assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
 }
 
 /// Our CRDs' `spec` fields as `(kind, path) -> (type, required)`, walked as the Ramen table

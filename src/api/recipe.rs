@@ -67,6 +67,7 @@ pub struct RecipeSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Group {
+    #[schemars(schema_with = "schema::dns_label")]
     pub name: String,
     /// Ramen: parent group in an Application CR (kept, not acted on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,6 +77,7 @@ pub struct Group {
     pub backup_ref: Option<String>,
     /// `resource` (default) or `volume`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::group_type")]
     pub r#type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub included_resource_types: Option<Vec<String>>,
@@ -131,12 +133,15 @@ pub struct GroupRestoreStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Hook {
+    #[schemars(schema_with = "schema::dns_label")]
     pub name: String,
     /// Namespace of the hook's pods or objects; default the VRG's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::optional_dns_label")]
     pub namespace: Option<String>,
     /// `exec`, `check`, `scale` or `job`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::hook_type")]
     pub r#type: Option<String>,
     /// `pod`, `deployment`, `statefulset`, `daemonset`, or for checks `group/version/plural`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,6 +156,7 @@ pub struct Hook {
     pub single_pod_only: Option<bool>,
     /// `fail` (default) or `continue`, for every op and check of the hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::on_error")]
     pub on_error: Option<String>,
     /// Default timeout of the hook's ops and checks, in seconds or as a duration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +184,7 @@ pub struct Hook {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
+    #[schemars(schema_with = "schema::dns_label")]
     pub name: String,
     /// Container to exec into; default the pod's first container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +194,7 @@ pub struct Operation {
     #[serde(default)]
     pub command: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::on_error")]
     pub on_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::int_or_string")]
@@ -205,6 +213,7 @@ pub struct Check {
     #[serde(default)]
     pub condition: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::on_error")]
     pub on_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::int_or_string")]
@@ -222,6 +231,7 @@ pub struct Workflow {
     pub sequence: Vec<BTreeMap<String, String>>,
     /// `any-error` (default), `essential-error` or `full-error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::fail_on")]
     pub fail_on: Option<String>,
 }
 
