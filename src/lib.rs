@@ -11,6 +11,7 @@ pub mod engine;
 pub mod hooks;
 pub mod leader;
 pub mod lifecycle;
+pub mod plugin;
 pub mod recipe;
 pub mod storage;
 pub mod telemetry;

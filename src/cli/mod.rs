@@ -4,8 +4,8 @@
 //! invocation: 0 success, 1 the input is invalid, 2 usage or I/O error, 3 (`run`) the leader lease was lost.
 
 mod cluster;
-mod documents;
-mod plan;
+pub mod documents;
+pub mod plan;
 mod policy;
 mod run;
 mod validate;
@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use run::RunArgs;
+pub use validate::recipes;
 
 use crate::recipe::Settings;
 use crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE;
@@ -116,6 +117,16 @@ pub struct ScopeArgs {
 pub struct Scope {
     namespace: String,
     settings: Settings,
+}
+
+impl Scope {
+    /// Documents that name no namespace are in `namespace`; `settings` are the operator's.
+    pub fn new(namespace: String, settings: Settings) -> Self {
+        Self {
+            namespace,
+            settings,
+        }
+    }
 }
 
 impl From<ScopeArgs> for Scope {

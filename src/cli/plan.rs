@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::documents::{self, kind, label};
+use super::documents::{self, Document, kind, label};
 use super::validate::recipes;
 use super::{EXIT_INVALID, EXIT_OK, EXIT_USAGE, PlanFormat, Scope, WorkflowArg};
 use crate::recipe::plan::{Action, WorkflowPlan};
@@ -28,6 +28,29 @@ pub fn run(
             return EXIT_INVALID;
         }
     };
+    let source = file.display().to_string();
+    run_documents(
+        &docs,
+        &source,
+        vrg_name,
+        workflow,
+        format,
+        velero_namespace,
+        scope,
+    )
+}
+
+/// [`run`] on documents already read (`source` names where they came from, for errors): a file,
+/// or the live VRG and its Recipe (`kubectl vrg plan`).
+pub fn run_documents(
+    docs: &[Document],
+    source: &str,
+    vrg_name: Option<&str>,
+    workflow: WorkflowArg,
+    format: PlanFormat,
+    velero_namespace: &str,
+    scope: &Scope,
+) -> u8 {
     let vrgs: Vec<_> = docs
         .iter()
         .filter(|d| kind(&d.value) == Some("VolumeReplicationGroup"))
@@ -41,16 +64,14 @@ pub fn run(
         [one] => *one,
         [] => {
             eprintln!(
-                "error: {}: no VolumeReplicationGroup{}",
-                file.display(),
+                "error: {source}: no VolumeReplicationGroup{}",
                 vrg_name.map(|n| format!(" named {n}")).unwrap_or_default()
             );
             return EXIT_USAGE;
         }
         _ => {
             eprintln!(
-                "error: {}: several VolumeReplicationGroups; choose one with --vrg NAME",
-                file.display()
+                "error: {source}: several VolumeReplicationGroups; choose one with --vrg NAME"
             );
             return EXIT_USAGE;
         }
@@ -59,7 +80,7 @@ pub fn run(
     let plan = match recipe::load_vrg(
         &vrg.value,
         &scope.namespace,
-        &recipes(&docs, &scope.namespace),
+        &recipes(docs, &scope.namespace),
         &scope.settings,
     ) {
         Ok(Loaded::Planned(plan)) => plan,

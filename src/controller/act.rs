@@ -40,7 +40,8 @@ fn steps(w: &Option<WorkflowPlan>) -> Vec<&crate::recipe::plan::Step> {
     w.iter().flat_map(|w| &w.steps).collect()
 }
 
-fn lifecycle_vrg(vrg: &VolumeReplicationGroup, plan: &Plan) -> lifecycle::Vrg {
+/// The lifecycle's view of a VRG and its plan (also `kubectl vrg`'s, to judge captures alike).
+pub fn lifecycle_vrg(vrg: &VolumeReplicationGroup, plan: &Plan) -> lifecycle::Vrg {
     let backup_groups: Vec<String> = steps(&plan.backup)
         .iter()
         .filter_map(|s| match &s.action {

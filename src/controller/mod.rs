@@ -34,9 +34,11 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+pub use act::lifecycle_vrg;
 pub use context::Context;
 pub use error::Error;
 pub use finalizer::FINALIZER;
+pub use observe::captures;
 pub use recipes::recipe_documents;
 pub use reconcile::CAPTURE_NOW;
 

@@ -30,7 +30,7 @@ use k8s_openapi::jiff::Timestamp;
 
 pub use captures::{BackupState, Capture, CaptureKey, SeenBackup, Source};
 pub use conclude::{Outcome, conclude};
-pub use decide::{Decision, Step, Waiting, decide};
+pub use decide::{Decision, Step, Waiting, action_name, decide};
 pub use rotate::{DeletePolicy, on_delete, rotation};
 
 use crate::api::vrg::{ReplicationState, VrgAction};
