@@ -436,6 +436,78 @@ fn kustomize_and_helm_render_the_same_deployment_settings() {
     }
 }
 
+/// Monitoring is opt-in (its CRDs belong to the Prometheus Operator); the disruption budget is on
+/// whenever there is a replica to spare.
+#[test]
+fn the_chart_renders_monitoring_on_request_and_a_disruption_budget() {
+    let kinds = |sets: &[&str]| -> Vec<String> {
+        documents(&helm_template("vrg", "dr", sets).unwrap())
+            .iter()
+            .map(|d| d["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let default = kinds(&[]);
+    assert!(
+        default.contains(&"PodDisruptionBudget".to_owned()),
+        "{default:?}"
+    );
+    assert!(
+        !default.contains(&"ServiceMonitor".to_owned())
+            && !default.contains(&"PrometheusRule".to_owned())
+    );
+    assert!(
+        !kinds(&["replicas=1"]).contains(&"PodDisruptionBudget".to_owned()),
+        "one replica: no budget to keep"
+    );
+    let docs = documents(
+        &helm_template(
+            "vrg",
+            "dr",
+            &[
+                "metrics.serviceMonitor.enabled=true",
+                "alerts.enabled=true",
+                "alerts.failedCaptures=5",
+            ],
+        )
+        .unwrap(),
+    );
+    let monitor = find_named(&docs, "ServiceMonitor", "vrg-vrg-operator");
+    assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+    let service = find_named(&docs, "Service", "vrg-vrg-operator-metrics");
+    for (key, value) in monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .unwrap()
+    {
+        assert_eq!(
+            &service["metadata"]["labels"][key], value,
+            "the monitor selects the metrics Service"
+        );
+    }
+    let rules =
+        &find_named(&docs, "PrometheusRule", "vrg-vrg-operator")["spec"]["groups"][0]["rules"];
+    let alerts: Vec<&str> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["alert"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        alerts,
+        [
+            "VrgRpoTooOld",
+            "VrgRecipeInvalid",
+            "VrgCapturesFailing",
+            "VrgRecoveryStuck"
+        ]
+    );
+    assert!(
+        rules[2]["expr"].as_str().unwrap().ends_with(">= 5"),
+        "{}",
+        rules[2]["expr"]
+    );
+    // tests/telemetry.rs checks that each expression names metrics the operator exports.
+}
+
 /// The registration is the same in both layouts (its documented defaults: `Ignore`, 5 seconds,
 /// every namespace), and with cert-manager the chart asks it for the certificate instead.
 #[test]

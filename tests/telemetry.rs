@@ -63,6 +63,120 @@ spec:
             "/metrics lacks {expected:?}:\n{body}"
         );
     }
+    // The per-VRG series alerts are written on.
+    let vrg = format!("namespace=\"{}\",name=\"app\"", env.ns);
+    for expected in [
+        format!("vrg_operator_vrg_protected{{{vrg}}} 1"),
+        format!("vrg_operator_vrg_recipe_ready{{{vrg}}} 1"),
+        format!("vrg_operator_vrg_capture_interval_seconds{{{vrg}}} 3600.0"),
+        format!("vrg_operator_vrg_consecutive_failed_captures{{{vrg}}} 0"),
+        format!(
+            "vrg_operator_vrg_workflow_phase{{{vrg},workflow=\"backup\",phase=\"Succeeded\"}} 1"
+        ),
+        format!("vrg_operator_vrg_last_restorable_capture_timestamp_seconds{{{vrg}}} "),
+    ] {
+        assert!(
+            body.contains(&expected),
+            "/metrics lacks {expected:?}:\n{body}"
+        );
+    }
+    let rpo_age = support::http::metric(
+        &body,
+        &format!("vrg_operator_vrg_last_restorable_capture_timestamp_seconds{{{vrg}}}"),
+    )
+    .unwrap();
+    let now = k8s_openapi::jiff::Timestamp::now().as_second() as f64;
+    assert!(
+        (0.0..60.0).contains(&(now - rpo_age)),
+        "capture ended {rpo_age}, now {now}"
+    );
+
+    // Every metric the chart's alerts name is one the operator exports: here, or (the recovery
+    // one, which has a series only while a recovery runs) from a VRG in every state at once.
+    let every_state = Metrics::default();
+    every_state.vrgs.observe(
+        "ns",
+        "vrg",
+        &vrg_operator::telemetry::vrg_metrics::VrgGauges {
+            last_capture: Some(1.0),
+            capture_interval: Some(60.0),
+            protected: true,
+            recipe_ready: true,
+            run: Some(("restore".into(), "Running".into())),
+            finished_capture: None,
+            recovering_since: Some(1.0),
+        },
+    );
+    let every_state = every_state.encode();
+    for name in alert_metrics() {
+        assert!(
+            body.contains(&format!("{name}{{{vrg}}}")) || every_state.contains(&format!("{name}{{")),
+            "the chart's PrometheusRule names {name}, which the operator does not export:\n{body}"
+        );
+    }
+
+    // A deleted VRG's series go with it.
+    env.vrgs().delete("app", &Default::default()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = get(address, "/metrics").await;
+        if !body.contains(&vrg) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "series of the deleted VRG remain:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The metric names in the expressions of the chart's PrometheusRule, rendered by helm.
+fn alert_metrics() -> Vec<String> {
+    let helm = vrg_testenv::Binaries::locate().unwrap().helm.unwrap();
+    let home = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("helm-home-telemetry");
+    let out = std::process::Command::new(helm)
+        .args([
+            "template",
+            "x",
+            "charts/vrg-operator",
+            "--set",
+            "alerts.enabled=true",
+        ])
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = String::from_utf8(out.stdout).unwrap();
+    let rule = serde_saphyr::from_multiple::<serde_json::Value>(&rendered)
+        .unwrap()
+        .into_iter()
+        .find(|d| d["kind"] == "PrometheusRule")
+        .expect("alerts.enabled renders a PrometheusRule");
+    let names = regex::Regex::new(r"vrg_operator_[a-z_]+").unwrap();
+    let mut found: Vec<String> = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            let expr = r["expr"].as_str().unwrap().to_owned();
+            names
+                .find_iter(&expr)
+                .map(|m| m.as_str().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    assert_eq!(found.len(), 5, "{found:?}");
+    found
 }
 
 #[tokio::test]

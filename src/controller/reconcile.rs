@@ -20,6 +20,7 @@ use super::{Context, Error, act, cleanup, recipes};
 use crate::api::vrg::{ReplicationState, VolumeReplicationGroup};
 use crate::engine::Halt;
 use crate::recipe::Loaded;
+use crate::telemetry::vrg_metrics::VrgGauges;
 
 /// Annotation asking for an immediate capture (any value).
 pub const CAPTURE_NOW: &str = "ramendr.openshift.io/capture-now";
@@ -40,13 +41,19 @@ pub async fn reconcile(
             .map(|()| Requeue::await_change()),
         Stage::Apply => apply(&vrg, &ctx, &api).await,
         Stage::Cleanup => match cleanup::cleanup(&vrg, &ctx, &api).await {
-            Ok(Cleaned::Done) => finalizer::set(&api, &vrg, false)
-                .await
-                .map(|()| Requeue::await_change()),
+            Ok(Cleaned::Done) => {
+                ctx.metrics.vrgs.forget(&namespace, &vrg.name_any());
+                finalizer::set(&api, &vrg, false)
+                    .await
+                    .map(|()| Requeue::await_change())
+            }
             Ok(Cleaned::Waiting(requeue)) => Ok(requeue),
             Err(e) => Err(e),
         },
-        Stage::Gone => Ok(Requeue::await_change()),
+        Stage::Gone => {
+            ctx.metrics.vrgs.forget(&namespace, &vrg.name_any());
+            Ok(Requeue::await_change())
+        }
     };
     ctx.metrics.reconciles.inc();
     ctx.metrics
@@ -85,7 +92,7 @@ async fn apply(
     let plan = match loaded {
         Ok(Loaded::Planned(plan)) => plan,
         Ok(Loaded::Unprotected) => {
-            status::write(api, vrg, &status).await?;
+            write(ctx, api, vrg, &status, None).await?;
             return Ok(Requeue::await_change());
         }
         Err(problems) => {
@@ -107,7 +114,7 @@ async fn apply(
                 generation,
                 now,
             );
-            status::write(api, vrg, &status).await?;
+            write(ctx, api, vrg, &status, None).await?;
             if changed {
                 // Each distinct set of problems is its own Event, not a fold into the first one.
                 let action = format!("validate {}", crate::velero::names::short_hash(&message));
@@ -138,7 +145,7 @@ async fn apply(
             generation,
             now,
         );
-        status::write(api, vrg, &status).await?;
+        write(ctx, api, vrg, &status, Some(plan.capture_interval)).await?;
         start_hooks(ctx, acted.hook_starts);
         return Ok(acted.requeue);
     }
@@ -161,9 +168,27 @@ async fn apply(
         recipe_origin: Some(source),
     };
     let acted = act::act(vrg, ctx, api, &inputs, &mut status, now).await?;
-    status::write(api, vrg, &status).await?;
+    write(ctx, api, vrg, &status, Some(plan.capture_interval)).await?;
     start_hooks(ctx, acted.hook_starts);
     Ok(acted.requeue)
+}
+
+/// Writes the status, then sets the VRG's metrics from it (`interval`: the plan's, when valid).
+async fn write(
+    ctx: &Context,
+    api: &Api<VolumeReplicationGroup>,
+    vrg: &VolumeReplicationGroup,
+    status: &crate::api::vrg::VolumeReplicationGroupStatus,
+    interval: Option<std::time::Duration>,
+) -> Result<(), Error> {
+    status::write(api, vrg, status).await?;
+    let gauges = VrgGauges::of(vrg.spec.replication_state, status, interval);
+    ctx.metrics.vrgs.observe(
+        &vrg.namespace().unwrap_or_default(),
+        &vrg.name_any(),
+        &gauges,
+    );
+    Ok(())
 }
 
 /// `RecipeReady`'s message for a valid recipe, with how it was read where its author may not

@@ -51,6 +51,8 @@ pub struct Metrics {
     pub hook_tasks: Gauge,
     /// Requests to the API server, by method and status code (see `telemetry::client`).
     pub api_requests: Family<super::client::RequestLabels, Counter>,
+    /// Per-VRG gauges (RPO, protection, phase, failures in a row, recovery).
+    pub vrgs: super::vrg_metrics::VrgMetrics,
     /// Set once the caches are synced and the controller runs (`/readyz`).
     ready: AtomicBool,
 }
@@ -69,6 +71,7 @@ impl Default for Metrics {
             leader: Gauge::default(),
             hook_tasks: Gauge::default(),
             api_requests: Family::default(),
+            vrgs: Default::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -118,6 +121,7 @@ impl Default for Metrics {
             "Requests to the API server, by HTTP method and status code",
             m.api_requests.clone(),
         );
+        m.vrgs.register(&mut registry);
         Self { registry, ..m }
     }
 }

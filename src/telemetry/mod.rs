@@ -2,6 +2,7 @@
 
 pub mod client;
 mod metrics;
+pub mod vrg_metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
