@@ -110,7 +110,8 @@ spec:
     let every_state = every_state.encode();
     for name in alert_metrics() {
         assert!(
-            body.contains(&format!("{name}{{{vrg}}}")) || every_state.contains(&format!("{name}{{")),
+            body.contains(&format!("{name}{{{vrg}}}"))
+                || every_state.contains(&format!("{name}{{")),
             "the chart's PrometheusRule names {name}, which the operator does not export:\n{body}"
         );
     }

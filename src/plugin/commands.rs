@@ -225,6 +225,14 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             move_here(&target, &name, VrgAction::Relocate, wait).await
         }
         Command::Logs { name, step } => logs(&target, &name, step).await,
+        Command::Dashboard { address } => {
+            let (api, scope) = if cli.cluster.all_namespaces {
+                (Api::all(target.client.clone()), "all namespaces".to_owned())
+            } else {
+                (target.vrgs(), format!("namespace {}", target.namespace))
+            };
+            super::dashboard::serve(api, scope, address).await
+        }
         Command::Plan {
             name,
             workflow,

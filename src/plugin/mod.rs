@@ -8,7 +8,9 @@
 
 mod commands;
 mod connect;
+mod dashboard;
 pub mod format;
+pub mod page;
 pub mod rows;
 pub mod safety;
 pub mod tree;
@@ -112,6 +114,13 @@ pub enum Command {
         #[arg(long)]
         step: Option<usize>,
     },
+    /// Serve a read-only web page of every VRG (`-A`) or the namespace's, with protection, RPO
+    /// and the live progress of running workflows.
+    Dashboard {
+        /// Where to serve it; loopback by default, so only this machine sees it.
+        #[arg(long, default_value = "127.0.0.1:8089")]
+        address: std::net::SocketAddr,
+    },
     /// The plan of the live VRG and its Recipe.
     Plan {
         name: String,
@@ -142,6 +151,8 @@ pub enum Error {
     NotFound(String),
     #[error("cannot start: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("cannot serve on {0}: {1}")]
+    Serve(std::net::SocketAddr, #[source] std::io::Error),
 }
 
 /// Runs the plugin; the process exit code.
