@@ -84,7 +84,8 @@ up() {
   local pair="$1" c
   ./hack/testbin.sh >/dev/null
   cargo build --quiet -p vrg-testenv --bin vrg-testenv
-  cargo build --quiet --bin vrg-operator
+  # The operator, and the kubectl plugin the walkthroughs use (kubectl finds it on PATH).
+  cargo build --quiet --bin vrg-operator --bin kubectl-vrg
   stop_all
   rm -rf "${STATE}" && mkdir -p "${STATE}"
   local serve=(target/debug/vrg-testenv serve "${STATE}")

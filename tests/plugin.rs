@@ -2,7 +2,8 @@
 //! kubectl runs it, with kubectl's flags and `KUBECONFIG`. A capture requested and followed to
 //! its end, the tree, the fleet list, the captures, the logs and the plan of the live VRG; then
 //! the moves: refused while unsafe (this cluster protecting, no final capture for a relocate, no
-//! capture at all), and a failover followed until the application is recovered.
+//! capture at all, a recovery already running), and a failover followed until the application
+//! is recovered.
 
 mod support;
 
@@ -239,7 +240,27 @@ async fn moves_are_refused_while_unsafe_and_a_failover_is_followed_to_recovery()
         &plugin(&env, &["relocate", "shop"]),
         "its final capture is not visible here",
     );
-    let out = plugin(&env, &["failover", "shop", "--wait"]);
+    // Followed in the background; meanwhile another move is refused, the recovery running.
+    let failover = Command::new(env!("CARGO_BIN_EXE_kubectl-vrg"))
+        .arg("--kubeconfig")
+        .arg(&shared().kubeconfig)
+        .args(["-n", &env.ns, "--velero-namespace", &env.velero_ns])
+        .args(["failover", "shop", "--wait"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait("shop", "the failover to be asked", TIMEOUT, |v| {
+        v.spec.action.is_some()
+    })
+    .await;
+    refused(
+        &plugin(&env, &["relocate", "shop"]),
+        "a Failover is already running here",
+    );
+    let out = tokio::task::spawn_blocking(move || failover.wait_with_output().unwrap())
+        .await
+        .unwrap();
     let followed = ok(&out);
     eprintln!("$ kubectl vrg failover shop --wait\n{followed}");
     assert!(

@@ -50,29 +50,38 @@ impl Target {
             .ok_or_else(|| Error::NotFound(format!("{}/{name}", self.namespace)))
     }
 
-    /// The VRG's Backups in the Velero namespace: its own and those Velero's sync brought.
-    async fn backups(&self, name: &str) -> Result<Vec<Backup>, Error> {
+    /// The VRG's Backups or Restores in the Velero namespace (Backups: its own and those
+    /// Velero's sync brought).
+    async fn velero<K>(&self, name: &str) -> Result<Vec<K>, Error>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
         let selector = vrg_selector(&self.namespace, name);
-        Api::<Backup>::namespaced(self.client.clone(), &self.velero_namespace)
+        Api::<K>::namespaced(self.client.clone(), &self.velero_namespace)
             .list(&ListParams::default().labels(&selector))
             .await
             .map(|l| l.items)
             .map_err(|source| Error::Api {
-                what: format!("cannot list Backups in {}", self.velero_namespace),
+                what: format!("cannot list {}s in {}", K::kind(&()), self.velero_namespace),
                 source,
             })
     }
 
-    async fn restores(&self, name: &str) -> Result<Vec<Restore>, Error> {
-        let selector = vrg_selector(&self.namespace, name);
-        Api::<Restore>::namespaced(self.client.clone(), &self.velero_namespace)
-            .list(&ListParams::default().labels(&selector))
+    /// Merge-patches VRG `name`; `what` says what the patch does, for its error.
+    async fn patch(
+        &self,
+        name: &str,
+        patch: &serde_json::Value,
+        what: String,
+    ) -> Result<(), Error> {
+        self.vrgs()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
             .await
-            .map(|l| l.items)
-            .map_err(|source| Error::Api {
-                what: format!("cannot list Restores in {}", self.velero_namespace),
-                source,
-            })
+            .map(drop)
+            .map_err(|source| Error::Api { what, source })
     }
 
     /// The VRG drawn as `get` draws it, now; and drawn at a fixed time, which changes only when
@@ -80,13 +89,13 @@ impl Target {
     async fn frame(&self, name: &str) -> Result<(VolumeReplicationGroup, String, String), Error> {
         let vrg = self.vrg(name).await?;
         let mut objects = BTreeMap::new();
-        for b in self.backups(name).await? {
+        for b in self.velero::<Backup>(name).await? {
             objects.insert(
                 b.name_any(),
                 velero_object("Backup", &b.status, "itemsBackedUp"),
             );
         }
-        for r in self.restores(name).await? {
+        for r in self.velero::<Restore>(name).await? {
             objects.insert(
                 r.name_any(),
                 velero_object("Restore", &r.status, "itemsRestored"),
@@ -168,7 +177,7 @@ impl Target {
             }
             Err(_) => (vec![], vrg.spec.s3_profiles.clone()),
         };
-        let backups = self.backups(&vrg.name_any()).await?;
+        let backups = self.velero::<Backup>(&vrg.name_any()).await?;
         let captures = crate::controller::captures(backups.iter(), &needed, &profiles);
         Ok((captures, needed, profiles))
     }
@@ -351,17 +360,11 @@ async fn capture(target: &Target, name: &str, wait: bool) -> Result<u8, Error> {
     let before = target.vrg(name).await?;
     let previous = run_key(&before);
     let patch = json!({"metadata": {"annotations": {crate::controller::CAPTURE_NOW: Timestamp::now().to_string()}}});
-    target
-        .vrgs()
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| Error::Api {
-            what: format!(
-                "cannot annotate VolumeReplicationGroup {}/{name}",
-                target.namespace
-            ),
-            source,
-        })?;
+    let what = format!(
+        "cannot annotate VolumeReplicationGroup {}/{name}",
+        target.namespace
+    );
+    target.patch(name, &patch, what).await?;
     println!("Capture of {}/{name} requested.", target.namespace);
     if !wait {
         return Ok(EXIT_OK);
@@ -409,17 +412,11 @@ async fn move_here(
         return Ok(EXIT_FAILED);
     }
     let patch = json!({"spec": {"replicationState": "primary", "action": verb}});
-    target
-        .vrgs()
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map_err(|source| Error::Api {
-            what: format!(
-                "cannot set {}/{name} primary with action {verb}",
-                target.namespace
-            ),
-            source,
-        })?;
+    let what = format!(
+        "cannot set {}/{name} primary with action {verb}",
+        target.namespace
+    );
+    target.patch(name, &patch, what).await?;
     println!(
         "{}/{name}: replicationState primary, action {verb}: recovering on this cluster.",
         target.namespace
