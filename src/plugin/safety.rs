@@ -22,24 +22,25 @@ pub fn refusal(
         .and_then(|s| s.kube_object_protection.as_ref());
     let primary = vrg.spec.replication_state == ReplicationState::Primary;
     if primary && let Some(asked) = vrg.spec.action {
+        let asked = crate::lifecycle::action_name(asked);
         let recovery = kop.and_then(|k| k.recovery.as_ref());
-        let running = match recovery {
-            Some(r) => matches!(r.phase, RecoveryPhase::Pending | RecoveryPhase::Restoring),
-            // Asked, and not yet seen by the operator.
-            None => true,
-        };
-        if running {
-            return Some(format!(
-                "a {} is already running here: follow it with `kubectl vrg get {name} --watch`",
-                crate::lifecycle::action_name(asked)
-            ));
-        }
-        // Recovered already: another request would restore over the running application.
-        return Some(format!(
-            "this cluster already recovered with {}: it is primary and protecting the \
-             application; to move it, start from the other cluster's side",
-            crate::lifecycle::action_name(asked)
-        ));
+        return Some(match recovery.map(|r| (r.phase, r.message.as_deref())) {
+            // Asked, and not yet seen by the operator; or waiting, or restoring.
+            None | Some((RecoveryPhase::Pending | RecoveryPhase::Restoring, _)) => format!(
+                "a {asked} is already running here: follow it with `kubectl vrg get {name} --watch`"
+            ),
+            Some((RecoveryPhase::Failed, message)) => format!(
+                "the {asked} here failed ({}); asking again changes nothing: fix the cause, then \
+                 change the VRG to retry, or set action \"\" to give up and capture (user guide, \
+                 \"When recovery fails\")",
+                message.unwrap_or("see `kubectl vrg get`")
+            ),
+            // Another request would restore over the running application.
+            Some((RecoveryPhase::Recovered, _)) => format!(
+                "this cluster already recovered with {asked}: it is primary and protecting the \
+                 application; to move it, start from the other cluster's side"
+            ),
+        });
     }
     let active = kop.is_some_and(|k| k.run.is_some() || k.capture_to_recover_from.is_some());
     if primary && vrg.spec.action.is_none() && active {
@@ -191,6 +192,37 @@ mod tests {
                 .unwrap()
                 .contains("a Failover is already running")
         );
+        let recovery = |phase, message: Option<&str>| {
+            let mut v = moving.clone();
+            let kop = v
+                .status
+                .as_mut()
+                .unwrap()
+                .kube_object_protection
+                .as_mut()
+                .unwrap();
+            let r = kop.recovery.as_mut().unwrap();
+            r.phase = phase;
+            r.message = message.map(str::to_owned);
+            v
+        };
+        let failed = recovery(
+            RecoveryPhase::Failed,
+            Some("Restore of group config failed"),
+        );
+        let why = check(&failed, VrgAction::Failover, &done).unwrap();
+        assert!(
+            why.contains("the Failover here failed (Restore of group config failed)")
+                && why.contains("change the VRG to retry"),
+            "{why}"
+        );
+        let why = check(
+            &recovery(RecoveryPhase::Recovered, None),
+            VrgAction::Failover,
+            &done,
+        )
+        .unwrap();
+        assert!(why.contains("already recovered with Failover"), "{why}");
     }
 
     #[test]
