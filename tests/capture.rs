@@ -475,7 +475,7 @@ async fn a_backup_failed_by_a_velero_restart_is_retried_under_a_new_name() {
 }
 
 #[tokio::test]
-async fn every_step_transition_is_an_event_of_its_own() {
+async fn each_run_tells_its_story_in_two_events() {
     let env = Env::start("events").await;
     let recipe = "    recipe:\n      groups: [{name: first}, {name: second}]\n      workflows: [{name: backup, sequence: [{group: first}, {group: second}]}]\n";
     env.apply(&vrg("app", "1h", recipe)).await;
@@ -488,19 +488,16 @@ async fn every_step_transition_is_an_event_of_its_own() {
         recovered_capture(v) == Some(2)
     })
     .await;
-    // Every start and end of every step of both captures, each with its own note (not folded
-    // into one series that shows only the first step's).
+    // Each capture is one Event at its start and one at its end that names every step, each with
+    // its own note (not folded into one series that shows only the first capture's); group steps
+    // that succeed are no Events of their own (issue 17: at most 3 API writes per group step).
     let mut expected = vec![];
     for capture in [1, 2] {
         expected.push(format!("CaptureStarted: capture {capture} started"));
-        for group in ["first", "second"] {
-            for reason in ["StepStarted", "StepSucceeded"] {
-                expected.push(format!(
-                    "{reason}: backup-{capture} group {group} (attempt 1)"
-                ));
-            }
-        }
-        expected.push(format!("WorkflowFinished: backup-{capture} Succeeded"));
+        expected.push(format!("WorkflowFinished: backup-{capture} Succeeded in "));
+        expected.push(format!(
+            "WorkflowFinished: backup-{capture} Succeeded in #; steps: group first Succeeded #; group second Succeeded #"
+        ));
     }
     let events =
         kube::Api::<k8s_openapi::api::events::v1::Event>::namespaced(env.client.clone(), &env.ns);
@@ -522,9 +519,11 @@ async fn every_step_transition_is_an_event_of_its_own() {
             .collect();
         let missing: Vec<&String> = expected
             .iter()
-            .filter(|x| !seen.iter().any(|s| s.starts_with(x.as_str())))
+            .filter(|x| !seen.iter().any(|s| matches_shape(s, x)))
             .collect();
         if missing.is_empty() {
+            let per_step: Vec<&String> = seen.iter().filter(|s| s.starts_with("Step")).collect();
+            assert!(per_step.is_empty(), "no Event per group step: {per_step:?}");
             break;
         }
         assert!(
@@ -533,6 +532,26 @@ async fn every_step_transition_is_an_event_of_its_own() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `seen` starts with `shape`, where each `#` in `shape` stands for one duration (`1.25s`).
+fn matches_shape(seen: &str, shape: &str) -> bool {
+    let mut rest = seen;
+    for (i, part) in shape.split('#').enumerate() {
+        if i > 0 {
+            let end = rest.find('s').map_or(0, |n| n + 1);
+            let number = &rest[..end.saturating_sub(1)];
+            if end == 0 || number.is_empty() || number.parse::<f64>().is_err() {
+                return false;
+            }
+            rest = &rest[end..];
+        }
+        match rest.strip_prefix(part) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    true
 }
 
 #[tokio::test]
