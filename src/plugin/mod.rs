@@ -23,14 +23,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::cli::{EXIT_OK, EXIT_USAGE};
 use crate::cli::{PlanFormat, WorkflowArg};
 
-/// Exit code: done (for `capture --wait` and the moves: the run succeeded).
-pub const EXIT_OK: u8 = 0;
-/// Exit code: refused as unsafe, or the run it followed failed.
+/// Exit code: refused as unsafe, or the run it followed failed (where the CLI's 1 is
+/// `EXIT_INVALID`). 0 is done (for `capture --wait` and the moves: the run succeeded); 2 is bad
+/// usage, or the cluster could not be read.
 pub const EXIT_FAILED: u8 = 1;
-/// Exit code: bad usage, or the cluster could not be read.
-pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
