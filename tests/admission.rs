@@ -5,7 +5,9 @@
 //! uses it invalid, naming the VRG. The webhook is served in-process over HTTPS, with a
 //! certificate of this test's CA, and registered for this test's namespace only.
 
-use std::net::{SocketAddr, TcpListener};
+mod support;
+
+use std::net::SocketAddr;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use serde_json::json;
+use support::net::free_port;
 use vrg_operator::api::VolumeReplicationGroup;
 use vrg_operator::recipe::Settings;
 use vrg_operator::webhook::{RECIPE_PATH, VRG_PATH, serve};
@@ -37,14 +40,6 @@ fn certificates(dir: &std::path::Path) -> String {
     std::fs::write(dir.join("tls.crt"), cert.pem()).unwrap();
     std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
     ca.pem()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The webhook, registered for namespace `ns` alone (other tests share the API server).

@@ -19,19 +19,12 @@ use kube::api::{
 };
 use serde_json::{Value, json};
 use support::env::Env;
+use support::net::free_port;
 use support::operator::Operator;
 use support::rbac::{bind_role, impersonating_kubeconfig, shipped_role_client};
 use vrg_operator::webhook::{RECIPE_PATH, VRG_PATH};
 
 const SECRET: &str = "vrg-operator-webhook-cert";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// VRGs go to the replica on `vrg_port`, Recipes to the one on `recipe_port`, for namespace
 /// `ns` alone; no caBundle: the operator gives it.

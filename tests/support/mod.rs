@@ -4,6 +4,7 @@ pub mod dr;
 pub mod env;
 pub mod hooks;
 pub mod http;
+pub mod net;
 pub mod operator;
 pub mod rbac;
 pub mod recording;
