@@ -15,7 +15,7 @@ use super::tree::{self, VeleroObject};
 use super::{Cli, Command, EXIT_FAILED, EXIT_OK, Error, rows, safety};
 use crate::api::VolumeReplicationGroup;
 use crate::api::progress::{RunPhase, WorkflowRun};
-use crate::api::velero::{Backup, Restore};
+use crate::api::velero::{Backup, BackupPhase, Extra, Restore, RestorePhase};
 use crate::api::vrg::VrgAction;
 use crate::lifecycle::Capture;
 use crate::recipe::{Loaded, Settings};
@@ -90,16 +90,32 @@ impl Target {
         let vrg = self.vrg(name).await?;
         let mut objects = BTreeMap::new();
         for b in self.velero::<Backup>(name).await? {
-            objects.insert(
-                b.name_any(),
-                velero_object("Backup", &b.status, "itemsBackedUp"),
+            let key = b.name_any();
+            let s = b.status.unwrap_or_default();
+            let phase = s.phase.as_ref().map(BackupPhase::as_str);
+            let object = velero_object(
+                "Backup",
+                phase,
+                s.errors,
+                s.warnings,
+                &s.extra,
+                "itemsBackedUp",
             );
+            objects.insert(key, object);
         }
         for r in self.velero::<Restore>(name).await? {
-            objects.insert(
-                r.name_any(),
-                velero_object("Restore", &r.status, "itemsRestored"),
+            let key = r.name_any();
+            let s = r.status.unwrap_or_default();
+            let phase = s.phase.as_ref().map(RestorePhase::as_str);
+            let object = velero_object(
+                "Restore",
+                phase,
+                s.errors,
+                s.warnings,
+                &s.extra,
+                "itemsRestored",
             );
+            objects.insert(key, object);
         }
         let text = tree::render(&vrg, &objects, Timestamp::now());
         let key = tree::render(&vrg, &objects, Timestamp::UNIX_EPOCH);
@@ -194,24 +210,29 @@ fn settings(admin_namespaces: &[String]) -> Settings {
     }
 }
 
-/// A Velero object's phase and item progress (`status.progress`, which our types keep as is).
-fn velero_object<S: serde::Serialize>(
+/// A Velero object's phase and item progress from its status: `progress` is not a field of our
+/// types, so it is read from the fields they keep as is (`extra`).
+fn velero_object(
     kind: &str,
-    status: &Option<S>,
+    phase: Option<&str>,
+    errors: Option<i64>,
+    warnings: Option<i64>,
+    extra: &Extra,
     done_key: &str,
 ) -> VeleroObject {
-    let status = status
-        .as_ref()
-        .and_then(|s| serde_json::to_value(s).ok())
-        .unwrap_or_default();
-    let int = |v: &serde_json::Value| v.as_i64();
+    let progress = |key: &str| {
+        extra
+            .get("progress")
+            .and_then(|p| p.get(key))
+            .and_then(serde_json::Value::as_i64)
+    };
     VeleroObject {
         kind: kind.to_owned(),
-        phase: status["phase"].as_str().unwrap_or_default().to_owned(),
-        items_done: int(&status["progress"][done_key]),
-        items_total: int(&status["progress"]["totalItems"]),
-        errors: int(&status["errors"]),
-        warnings: int(&status["warnings"]),
+        phase: phase.unwrap_or_default().to_owned(),
+        items_done: progress(done_key),
+        items_total: progress("totalItems"),
+        errors,
+        warnings,
     }
 }
 
