@@ -122,11 +122,16 @@ impl Target {
         Ok((vrg, text, key))
     }
 
-    /// The VRG's plan from the live VRG and its Recipe, or why there is none.
-    async fn plan(&self, vrg: &VolumeReplicationGroup) -> Result<crate::recipe::Plan, String> {
+    /// The VRG's plan from the live VRG and its Recipe, with the operator's `settings`, or why
+    /// there is none.
+    async fn plan(
+        &self,
+        vrg: &VolumeReplicationGroup,
+        settings: &Settings,
+    ) -> Result<crate::recipe::Plan, String> {
         let docs = self.documents(vrg).await.map_err(|e| e.to_string())?;
         let recipes = crate::cli::recipes(&docs, &self.namespace);
-        match crate::recipe::load_vrg(&docs[0].value, &self.namespace, &recipes, &settings(&[])) {
+        match crate::recipe::load_vrg(&docs[0].value, &self.namespace, &recipes, settings) {
             Ok(Loaded::Planned(plan)) => Ok(plan),
             Ok(Loaded::Unprotected) => Err("it has no spec.kubeObjectProtection".to_owned()),
             Err(problems) => Err(problems
@@ -181,12 +186,14 @@ impl Target {
         Ok(docs)
     }
 
-    /// The VRG's captures and what recovery needs of one (groups, profiles).
+    /// The VRG's captures and what recovery needs of one (groups, profiles), as the operator
+    /// with `settings` judges them.
     async fn captures(
         &self,
         vrg: &VolumeReplicationGroup,
+        settings: &Settings,
     ) -> Result<(Vec<Capture>, Vec<String>, Vec<String>), Error> {
-        let (needed, profiles) = match self.plan(vrg).await {
+        let (needed, profiles) = match self.plan(vrg, settings).await {
             Ok(plan) => {
                 let lifecycle = crate::controller::lifecycle_vrg(vrg, &plan);
                 (lifecycle.needed_groups().to_vec(), plan.s3_profiles.clone())
@@ -246,13 +253,26 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Get { name, watch } => get(&target, &name, watch).await,
         Command::List => list(&target, cli.cluster.all_namespaces).await,
-        Command::Captures { name } => captures(&target, &name).await,
+        Command::Captures {
+            name,
+            admin_namespaces,
+        } => captures(&target, &name, &settings(&admin_namespaces)).await,
         Command::Capture { name, wait } => capture(&target, &name, wait).await,
-        Command::Failover { name, wait } => {
-            move_here(&target, &name, VrgAction::Failover, wait).await
+        Command::Failover {
+            name,
+            wait,
+            admin_namespaces,
+        } => {
+            let settings = settings(&admin_namespaces);
+            move_here(&target, &name, VrgAction::Failover, wait, &settings).await
         }
-        Command::Relocate { name, wait } => {
-            move_here(&target, &name, VrgAction::Relocate, wait).await
+        Command::Relocate {
+            name,
+            wait,
+            admin_namespaces,
+        } => {
+            let settings = settings(&admin_namespaces);
+            move_here(&target, &name, VrgAction::Relocate, wait, &settings).await
         }
         Command::Logs { name, step } => logs(&target, &name, step).await,
         Command::Dashboard { address } => {
@@ -350,9 +370,9 @@ async fn list(target: &Target, all: bool) -> Result<u8, Error> {
     Ok(EXIT_OK)
 }
 
-async fn captures(target: &Target, name: &str) -> Result<u8, Error> {
+async fn captures(target: &Target, name: &str, settings: &Settings) -> Result<u8, Error> {
     let vrg = target.vrg(name).await?;
-    let (captures, needed, profiles) = target.captures(&vrg).await?;
+    let (captures, needed, profiles) = target.captures(&vrg, settings).await?;
     if captures.is_empty() {
         eprintln!(
             "No captures of {}/{name} are visible in this cluster (Velero namespace {}).",
@@ -424,9 +444,10 @@ async fn move_here(
     name: &str,
     action: VrgAction,
     wait: bool,
+    settings: &Settings,
 ) -> Result<u8, Error> {
     let vrg = target.vrg(name).await?;
-    let (captures, needed, profiles) = target.captures(&vrg).await?;
+    let (captures, needed, profiles) = target.captures(&vrg, settings).await?;
     let verb = crate::lifecycle::action_name(action);
     if let Some(why) = safety::refusal(&vrg, action, &captures, &needed, &profiles) {
         eprintln!("refused: {verb} of {}/{name}: {why}", target.namespace);

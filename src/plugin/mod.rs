@@ -86,7 +86,12 @@ pub enum Command {
     /// Every VRG with its state, protection, RPO (age of the newest restorable capture) and step.
     List,
     /// The captures of a VRG visible in this cluster, newest first.
-    Captures { name: String },
+    Captures {
+        name: String,
+        /// A namespace whose VRGs may protect other namespaces (the operator's setting).
+        #[arg(long = "admin-namespace", value_name = "NS", default_value = crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE)]
+        admin_namespaces: Vec<String>,
+    },
     /// Ask for a capture now; with `--wait`, follow it and exit 0 only if it succeeded.
     Capture {
         name: String,
@@ -99,12 +104,18 @@ pub enum Command {
         /// Follow the recovery until it ends; exit 0 only if it recovered.
         #[arg(long)]
         wait: bool,
+        /// A namespace whose VRGs may protect other namespaces (the operator's setting).
+        #[arg(long = "admin-namespace", value_name = "NS", default_value = crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE)]
+        admin_namespaces: Vec<String>,
     },
     /// Move the application here after the other cluster's final capture (planned move).
     Relocate {
         name: String,
         #[arg(long)]
         wait: bool,
+        /// A namespace whose VRGs may protect other namespaces (the operator's setting).
+        #[arg(long = "admin-namespace", value_name = "NS", default_value = crate::recipe::scope::DEFAULT_OPERATOR_NAMESPACE)]
+        admin_namespaces: Vec<String>,
     },
     /// The hook output recorded for the steps of the current (or last) run.
     Logs {
