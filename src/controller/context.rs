@@ -26,6 +26,8 @@ pub struct Context {
     /// Cluster-scoped types the API server serves (custom ones included).
     pub cluster_scoped: super::discovery::ClusterScopedTypes,
     failures: Mutex<HashMap<String, u32>>,
+    /// The resourceVersion our last status write gave each VRG (by `namespace/name`).
+    written: Mutex<HashMap<String, String>>,
 }
 
 /// First retry delay after a failed reconcile; doubles per consecutive failure.
@@ -70,6 +72,7 @@ impl Context {
             cluster,
             metrics,
             failures: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         }
     }
 
@@ -90,6 +93,37 @@ impl Context {
         BACKOFF_BASE
             .saturating_mul(1u32 << (*n - 1).min(16))
             .min(BACKOFF_MAX)
+    }
+
+    /// Remembers the resourceVersion our status write gave `key` (`None`: nothing was written).
+    pub fn wrote(&self, key: &str, resource_version: Option<String>) {
+        if let Some(rv) = resource_version {
+            self.written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_owned(), rv);
+        }
+    }
+
+    /// The cached VRG at `resource_version` is the one our last status write produced: nothing
+    /// newer of ours can be missing from it, so it can be acted on without a quorum read.
+    pub fn is_own_last_write(&self, key: &str, resource_version: Option<&str>) -> bool {
+        resource_version.is_some_and(|rv| {
+            self.written
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(key)
+                .is_some_and(|w| w == rv)
+        })
+    }
+
+    /// Forgets a deleted VRG.
+    pub fn forget(&self, key: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        self.succeeded(key);
     }
 
     /// Forgets `key`'s failures after a successful reconcile.

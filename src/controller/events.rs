@@ -81,7 +81,9 @@ pub(super) fn planned(before: &WorkflowRun, after: &WorkflowRun) -> Vec<Planned>
         }
         let (type_, reason) = match new.phase {
             StepPhase::Failed => (EventType::Warning, "StepFailed"),
-            StepPhase::Succeeded if step_kind(new) == "hook" => (EventType::Normal, "StepSucceeded"),
+            StepPhase::Succeeded if step_kind(new) == "hook" => {
+                (EventType::Normal, "StepSucceeded")
+            }
             _ => continue,
         };
         out.push(Planned {

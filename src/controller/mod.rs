@@ -30,8 +30,8 @@ use futures::StreamExt;
 use kube::api::Api;
 use kube::api::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
 pub use act::lifecycle_vrg;
@@ -127,10 +127,15 @@ pub async fn run(client: kube::Client, options: Options) -> Result<(), Error> {
         Some(ns) => Api::<VolumeReplicationGroup>::namespaced(client.clone(), ns),
         None => Api::<VolumeReplicationGroup>::all(client.clone()),
     };
-    let controller = Controller::new(vrg_api, watcher::Config::default())
+    let (vrgs, writer) = reflector::store();
+    let trigger = reflector::reflector(
+        writer,
+        watcher::watcher(vrg_api, watcher::Config::default()).modify(cache::forget_managed_fields),
+    )
+    .applied_objects();
+    let controller = Controller::for_stream(trigger, vrgs.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY));
     metrics.set_ready();
-    let vrgs = controller.store();
     controller
         // A Recipe change re-queues every VRG that references it. Its metadata is all the
         // mapping needs, and a metadata watch never fails to decode a Recipe (one without a

@@ -43,6 +43,7 @@ pub async fn reconcile(
         Stage::Cleanup => match cleanup::cleanup(&vrg, &ctx, &api).await {
             Ok(Cleaned::Done) => {
                 ctx.metrics.vrgs.forget(&namespace, &vrg.name_any());
+                ctx.forget(&key);
                 finalizer::set(&api, &vrg, false)
                     .await
                     .map(|()| Requeue::await_change())
@@ -52,6 +53,7 @@ pub async fn reconcile(
         },
         Stage::Gone => {
             ctx.metrics.vrgs.forget(&namespace, &vrg.name_any());
+            ctx.forget(&key);
             Ok(Requeue::await_change())
         }
     };
@@ -71,9 +73,22 @@ async fn apply(
     api: &Api<VolumeReplicationGroup>,
 ) -> Result<Requeue, Error> {
     // The watch cache can lag behind our own last status write; deciding from a stale status
-    // could start a capture twice. One quorum read per reconcile rules that out.
-    let Some(fresh) = api.get_opt(&cached.name_any()).await? else {
-        return Ok(Requeue::await_change());
+    // could start a capture twice. So a reconcile reads the VRG from etcd (a quorum read), unless
+    // the cached VRG is the very version our last status write produced: then nothing of ours
+    // is missing from it. (Changes announced by the Velero caches wake a reconcile only after
+    // those caches hold them, so the Backups it reads are as new as the wake.)
+    let key = format!(
+        "{}/{}",
+        cached.namespace().unwrap_or_default(),
+        cached.name_any()
+    );
+    let fresh = if ctx.is_own_last_write(&key, cached.metadata.resource_version.as_deref()) {
+        cached.clone()
+    } else {
+        match api.get_opt(&cached.name_any()).await? {
+            Some(fresh) => fresh,
+            None => return Ok(Requeue::await_change()),
+        }
     };
     let vrg = &fresh;
     let namespace = vrg.namespace().unwrap_or_default();
@@ -181,7 +196,11 @@ async fn write(
     status: &crate::api::vrg::VolumeReplicationGroupStatus,
     interval: Option<std::time::Duration>,
 ) -> Result<(), Error> {
-    status::write(api, vrg, status).await?;
+    let written = status::write(api, vrg, status).await?;
+    ctx.wrote(
+        &format!("{}/{}", vrg.namespace().unwrap_or_default(), vrg.name_any()),
+        written,
+    );
     let gauges = VrgGauges::of(vrg.spec.replication_state, status, interval);
     ctx.metrics.vrgs.observe(
         &vrg.namespace().unwrap_or_default(),

@@ -65,11 +65,13 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// is named with `null`: what was cleared here is cleared on the server too.
 ///
 /// The run's per-target results are first fitted to the status budget (`hooks::budget`).
+/// Writes `status` as a merge patch against `vrg`'s; returns the VRG's new resourceVersion, or
+/// `None` when nothing changed and nothing was written.
 pub async fn write(
     api: &Api<VolumeReplicationGroup>,
     vrg: &VolumeReplicationGroup,
     status: &VolumeReplicationGroupStatus,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let mut status = status.clone();
     if let Some(run) = status
         .kube_object_protection
@@ -80,15 +82,16 @@ pub async fn write(
     }
     let status = &status;
     if vrg.status.as_ref() == Some(status) {
-        return Ok(());
+        return Ok(None);
     }
     let name = vrg.metadata.name.clone().unwrap_or_default();
     let old = serde_json::to_value(&vrg.status)?;
     let new = serde_json::to_value(status)?;
     let patch = json!({ "status": merge_patch(&old, &new) });
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+    let written = api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    Ok(())
+    Ok(written.metadata.resource_version)
 }
 
 /// The RFC 7386 merge patch that turns `old` into `new`: changed and added members as they
