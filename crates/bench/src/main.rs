@@ -7,6 +7,7 @@
 //! ```
 
 mod driver;
+mod peers;
 mod process;
 mod scenarios;
 mod stats;
@@ -23,6 +24,8 @@ enum Scenario {
     Scale,
     Exec,
     Recipe,
+    /// Side by side with Ramen's operator and Velero's own hooks (not part of `all`).
+    Peers,
 }
 
 /// Benchmarks vrg-operator against a real control plane started on loopback.
@@ -58,6 +61,13 @@ pub struct Args {
     /// Recipe: steps of the generated recipe.
     #[arg(long, default_value_t = 1000)]
     recipe_steps: usize,
+    /// Peers: captures of vrg-operator and Backups with Velero's hooks measured (after a first).
+    #[arg(long, default_value_t = 10)]
+    peer_samples: usize,
+    /// Peers: captures of Ramen measured (each waits for Ramen's one-minute interval; 0 skips
+    /// Ramen, which needs `hack/ramen-peer.sh` first).
+    #[arg(long, default_value_t = 3)]
+    ramen_samples: usize,
 }
 
 fn machine(version: &str) -> String {
@@ -103,6 +113,16 @@ async fn main() -> ExitCode {
     let scenario = args.scenario;
     let wants = |s: Scenario| scenario == Scenario::All || scenario == s;
     let mut rows = vec![];
+    if scenario == Scenario::Peers {
+        if let Err(e) = process::operator_binary() {
+            eprintln!("vrg-bench: {e}");
+            return ExitCode::from(2);
+        }
+        collect(&mut rows, "peers", peers::peers(&args).await);
+        println!("\n{}\n", machine("(two control planes, see above)"));
+        println!("{}", stats::table(&rows));
+        return ExitCode::SUCCESS;
+    }
     if wants(Scenario::Recipe) {
         rows.extend(scenarios::recipe(&args));
     }

@@ -68,11 +68,18 @@ pub fn etcd(
 }
 
 /// Starts kube-apiserver and writes an admin kubeconfig for it; returns (server URL, kubeconfig).
+/// The audit log's file name in the control plane's directory.
+pub const AUDIT_LOG: &str = "audit.log";
+
+/// Every request's metadata, once, when its response is complete (watches: when they end).
+const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n- level: Metadata\n";
+
 pub fn apiserver(
     binaries: &Binaries,
     dir: &Path,
     certs: &Certs,
     etcd_url: &str,
+    audit: bool,
     processes: &mut Vec<Process>,
 ) -> Result<(String, PathBuf), Error> {
     let port = free_port()?;
@@ -99,6 +106,15 @@ pub fn apiserver(
         path(&certs.serving_key)
     ));
     a.push(format!("--client-ca-file={}", path(&certs.ca_cert)));
+    if audit {
+        let policy = dir.join("audit-policy.yaml");
+        std::fs::write(&policy, AUDIT_POLICY).map_err(|e| Error::Io(policy.clone(), e))?;
+        a.push(format!("--audit-policy-file={}", path(&policy)));
+        a.push(format!("--audit-log-path={}", path(&dir.join(AUDIT_LOG))));
+        a.push("--audit-log-format=json".to_owned());
+        // Written as requests complete, not in batches: a benchmark reads it right after.
+        a.push("--audit-log-mode=blocking".to_owned());
+    }
     a.push(format!(
         "--service-account-key-file={}",
         path(&certs.sa_public)

@@ -33,8 +33,9 @@ pub const VELERO_NAMESPACE: &str = "velero";
 pub const SYNC_PERIOD: &str = "3s";
 /// Backups Velero runs at once (see [`Velero::start`]; the user guide recommends the same).
 pub const CONCURRENT_BACKUPS: u32 = 4;
-const ACCESS_KEY: &str = "vrgtestaccess";
-const SECRET_KEY: &str = "vrgtestsecret0123456789";
+/// The store's credentials (also in [`ObjectStore::credentials`], as an AWS credentials file).
+pub const ACCESS_KEY: &str = "vrgtestaccess";
+pub const SECRET_KEY: &str = "vrgtestsecret0123456789";
 
 /// versitygw serving [`BUCKET`] from a directory on loopback.
 pub struct ObjectStore {
@@ -303,6 +304,15 @@ impl Velero {
         let client = self.client().await?;
         self.wait_available(&client, locations, Duration::from_secs(90))
             .await
+    }
+
+    /// The server's process ID while it runs (its plugins are processes of their own).
+    pub fn pid(&self) -> Option<u32> {
+        self.process
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(Process::pid)
     }
 
     /// The current server log.

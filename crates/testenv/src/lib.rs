@@ -9,9 +9,9 @@
 mod binaries;
 mod certs;
 mod components;
-mod crds;
+pub mod crds;
 pub mod dr;
-mod process;
+pub mod process;
 pub mod telemetry;
 pub mod velero;
 
@@ -61,6 +61,10 @@ pub struct Options {
     pub kwok: bool,
     /// kube-scheduler: pods without a node are scheduled to the kwok node.
     pub scheduler: bool,
+    /// The API server's audit log ([`ControlPlane::audit_log`]): one JSON line per request, with
+    /// the user (or the user impersonated) and the user agent, so a benchmark can count each
+    /// client's requests by verb. Off in tests: it costs the API server a write per request.
+    pub audit: bool,
 }
 
 impl Default for Options {
@@ -69,6 +73,7 @@ impl Default for Options {
             controller_manager: true,
             kwok: true,
             scheduler: true,
+            audit: false,
         }
     }
 }
@@ -99,8 +104,14 @@ impl ControlPlane {
         let certs = certs::generate(&dir)?;
         let mut processes = vec![];
         let etcd_url = components::etcd(&binaries, &dir, &mut processes)?;
-        let (server, kubeconfig) =
-            components::apiserver(&binaries, &dir, &certs, &etcd_url, &mut processes)?;
+        let (server, kubeconfig) = components::apiserver(
+            &binaries,
+            &dir,
+            &certs,
+            &etcd_url,
+            options.audit,
+            &mut processes,
+        )?;
         let mut plane = Self {
             kwok_workdir: dir.join("kwok-work"),
             node_name: components::KWOK_NODE.to_owned(),
@@ -195,6 +206,12 @@ impl ControlPlane {
             .create(&PostParams::default(), &ns)
             .await?;
         Ok(name)
+    }
+
+    /// The API server's audit log, if [`Options::audit`] asked for one: JSON lines, one per
+    /// request at `ResponseComplete` (metadata only, no bodies).
+    pub fn audit_log(&self) -> Option<PathBuf> {
+        Some(self.dir.join(components::AUDIT_LOG)).filter(|p| p.exists())
     }
 
     /// Runs `kubectl` against this control plane.
