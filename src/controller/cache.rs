@@ -14,6 +14,7 @@ use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use super::in_flight::InFlight;
 use crate::api::VolumeReplicationGroup;
 use crate::api::velero::{Backup, BackupStorageLocation, DeleteBackupRequest, Restore};
 use crate::velero::names::{LABEL_VRG_KEY, MANAGED_SELECTOR, owner_from, vrg_key};
@@ -36,6 +37,8 @@ struct Cached<K: Resource<DynamicType = ()> + Clone + 'static> {
     /// Set once the index holds the first listing.
     indexed: Arc<AtomicBool>,
     namespace: String,
+    /// Objects we created that the store has not shown yet.
+    in_flight: InFlight,
 }
 
 fn key_label<K: Resource>(object: &K) -> Option<String> {
@@ -129,12 +132,20 @@ where
     let indexed = Arc::new(AtomicBool::new(false));
     let (updated, done) = (index.clone(), indexed.clone());
     let mut rebuilding = None;
+    let in_flight = InFlight::default();
+    let seen_by_store = in_flight.clone();
     // The signature each object had when last seen.
     let mut seen: HashMap<String, String> = HashMap::new();
     tokio::spawn(stream.for_each(move |event| {
         if let Ok(event) = event {
             let listed = matches!(event, watcher::Event::InitDone);
             let name = |o: &K| o.meta().name.clone().unwrap_or_default();
+            if let watcher::Event::InitApply(o)
+            | watcher::Event::Apply(o)
+            | watcher::Event::Delete(o) = &event
+            {
+                seen_by_store.seen(o.meta().name.as_deref().unwrap_or_default());
+            }
             let changed = match &event {
                 watcher::Event::InitApply(o) => {
                     seen.insert(name(o), signature(o));
@@ -166,6 +177,7 @@ where
         index,
         indexed,
         namespace: namespace.to_owned(),
+        in_flight,
     }
 }
 
@@ -307,5 +319,15 @@ impl VeleroCache {
 
     pub fn restores_of(&self, namespace: &str, name: &str) -> BTreeMap<String, Arc<Restore>> {
         of(&self.restores, namespace, name)
+    }
+
+    /// Backups we created that the cache has not shown yet.
+    pub fn backups_in_flight(&self) -> &InFlight {
+        &self.backups.in_flight
+    }
+
+    /// Restores we created that the cache has not shown yet.
+    pub fn restores_in_flight(&self) -> &InFlight {
+        &self.restores.in_flight
     }
 }

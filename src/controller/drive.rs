@@ -10,6 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 
 use super::hooks::{HookKey, HookStart};
+use super::in_flight::InFlight;
 use super::{Context, Error};
 use crate::api::progress::WorkflowRun;
 use crate::api::velero::{Backup, Restore};
@@ -244,7 +245,7 @@ pub async fn step(
                                     recipe.to_owned(),
                                 );
                             }
-                            create(&api, &backup).await?;
+                            create(&api, &backup, ctx.velero.backups_in_flight()).await?;
                         }
                     }
                     PlanAction::Restore {
@@ -260,6 +261,7 @@ pub async fn step(
                             create(
                                 &api,
                                 &velero::spec::restore(spec, backup, id, &ctx.velero_namespace),
+                                ctx.velero.restores_in_flight(),
                             )
                             .await?;
                         }
@@ -296,16 +298,23 @@ pub async fn step(
     Ok((next, hooks))
 }
 
-/// Creates `object`; one that already exists (same deterministic name) counts as created.
-async fn create<K>(api: &Api<K>, object: &K) -> Result<(), Error>
+/// Creates `object`; one that already exists (same deterministic name) counts as created, and
+/// one we created that the cache has not shown yet is not sent again.
+async fn create<K>(api: &Api<K>, object: &K, in_flight: &InFlight) -> Result<(), Error>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    match api.create(&PostParams::default(), object).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
+    let name = object.meta().name.clone().unwrap_or_default();
+    if in_flight.contains(&name) {
+        return Ok(());
     }
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    in_flight.created(&name);
+    Ok(())
 }
 
 /// How long to wait before looking at a running run again without news: Velero objects wake the

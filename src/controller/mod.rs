@@ -14,6 +14,7 @@ mod events;
 pub mod exec;
 mod finalizer;
 pub mod hooks;
+mod in_flight;
 mod job;
 mod observe;
 mod recipes;

@@ -42,9 +42,20 @@ pub struct Start {
 
 /// Starts a sample: `processes` are the (name, pid) whose CPU it counts.
 pub fn start(audit_log: &Path, trace: &Path, processes: &[(&str, u32)]) -> Start {
+    start_after(audit_log, trace, processes, trace_lines(trace).len())
+}
+
+/// [`start`], with the hook executions counted from trace line `trace_len` on (for a sample that
+/// starts once the system's first hook ran).
+pub fn start_after(
+    audit_log: &Path,
+    trace: &Path,
+    processes: &[(&str, u32)],
+    trace_len: usize,
+) -> Start {
     Start {
         mark: audit::mark(audit_log),
-        trace_len: trace_lines(trace).len(),
+        trace_len,
         cpu: processes
             .iter()
             .map(|(n, pid)| ((*n).to_owned(), *pid, cpu_seconds(*pid)))

@@ -1,7 +1,6 @@
 //! Ramen's captures and failover, measured as the others are. Ramen has no capture-now: it
-//! captures every `captureInterval`, so each sample runs from the previous capture's record to
-//! this one's (a whole cycle, idle requeues included) and its wall time starts at the quiesce
-//! hook's execution in the pod's trace.
+//! captures every `captureInterval`, so each sample starts when the capture's first hook runs (the
+//! pod's trace) and ends when the capture is recorded in the VRG's status.
 
 use std::time::{Duration, Instant};
 
@@ -56,7 +55,14 @@ pub async fn run(
     let mut last = wait_capture(&vrgs, None, &manager).await?;
     let mut out = vec![];
     for _ in 0..samples {
-        let start = measure::start(&audit, &trace, &processes);
+        // The sample starts when the capture does (its first quiesce in the pod's trace), not
+        // at the previous capture: the minute between would count Velero's and the API server's
+        // background work against Ramen. Ramen's few reads before that first hook fall outside.
+        let base = app::trace_lines(&trace).len();
+        while app::trace_lines(&trace).len() == base {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let start = measure::start_after(&audit, &trace, &processes, base);
         last = wait_capture(&vrgs, Some(last), &manager).await?;
         out.push(measure::finish(start, Instant::now(), false).await);
     }
