@@ -155,6 +155,25 @@ pub fn recipe(plane: &ControlPlane, namespace: &str, groups: usize) -> Value {
     })
 }
 
+/// [`create`] the app's namespace (with the objects or not) and apply its [`recipe`] with
+/// `groups`; returns the admin client it used.
+pub async fn install(
+    plane: &ControlPlane,
+    namespace: &str,
+    objects: bool,
+    groups: usize,
+) -> Result<kube::Client, String> {
+    let client = plane.client().await.map_err(err)?;
+    create(plane, namespace, objects).await?;
+    apply(
+        &client,
+        &recipe(plane, namespace, groups),
+        ("ramendr.openshift.io", "v1alpha1", "Recipe"),
+    )
+    .await?;
+    Ok(client)
+}
+
 /// Applies `object` (server-side, forced) through the dynamic API of its kind.
 pub async fn apply(
     client: &kube::Client,

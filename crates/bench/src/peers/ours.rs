@@ -61,14 +61,7 @@ pub async fn captures(
     groups: usize,
     samples: usize,
 ) -> Result<(Vec<Sample>, f64), String> {
-    let client = east.plane.client().await.map_err(err)?;
-    app::create(&east.plane, namespace, true).await?;
-    app::apply(
-        &client,
-        &app::recipe(&east.plane, namespace, groups),
-        ("ramendr.openshift.io", "v1alpha1", "Recipe"),
-    )
-    .await?;
+    let client = app::install(&east.plane, namespace, true, groups).await?;
     let operator = operator(east, namespace).await?;
     let api: Api<VolumeReplicationGroup> = Api::namespaced(client.clone(), namespace);
     let mut stream = watcher(
@@ -137,14 +130,7 @@ async fn wait_run(
 /// objects): the VRG created there with `action: Failover`, until `KubeObjectsReady` and every
 /// object is back.
 pub async fn recovery(west: &Cluster, namespace: &str, groups: usize) -> Result<Sample, String> {
-    let client = west.plane.client().await.map_err(err)?;
-    app::create(&west.plane, namespace, false).await?;
-    app::apply(
-        &client,
-        &app::recipe(&west.plane, namespace, groups),
-        ("ramendr.openshift.io", "v1alpha1", "Recipe"),
-    )
-    .await?;
+    let client = app::install(&west.plane, namespace, false, groups).await?;
     let operator = operator(west, namespace).await?;
     let api: Api<VolumeReplicationGroup> = Api::namespaced(client.clone(), namespace);
     let audit = west.audit()?;

@@ -32,16 +32,9 @@ pub async fn run(
     namespace: &str,
     samples: usize,
 ) -> Result<(Vec<Sample>, Result<Sample, String>, f64), String> {
-    let client = east.plane.client().await.map_err(err)?;
     let kubeconfig = super::audit::kubeconfig_as(&east.plane.kubeconfig, "ramen")?;
     let manager = Ramen::start(&east.plane, store, &kubeconfig).await?;
-    app::create(&east.plane, namespace, true).await?;
-    app::apply(
-        &client,
-        &app::recipe(&east.plane, namespace, 3),
-        ("ramendr.openshift.io", "v1alpha1", "Recipe"),
-    )
-    .await?;
+    let client = app::install(&east.plane, namespace, true, 3).await?;
     let vrgs = ramen::vrg_api(&client, namespace);
     app::apply(
         &client,
@@ -98,16 +91,9 @@ async fn wait_capture(
 }
 
 async fn recover(west: &Cluster, store: &ObjectStore, namespace: &str) -> Result<Sample, String> {
-    let client = west.plane.client().await.map_err(err)?;
     let kubeconfig = super::audit::kubeconfig_as(&west.plane.kubeconfig, "ramen")?;
     let manager = Ramen::start(&west.plane, store, &kubeconfig).await?;
-    app::create(&west.plane, namespace, false).await?;
-    app::apply(
-        &client,
-        &app::recipe(&west.plane, namespace, 3),
-        ("ramendr.openshift.io", "v1alpha1", "Recipe"),
-    )
-    .await?;
+    let client = app::install(&west.plane, namespace, false, 3).await?;
     let vrgs = ramen::vrg_api(&client, namespace);
     let audit = west.audit()?;
     let trace = app::trace(&west.plane, namespace);
