@@ -48,6 +48,10 @@ fn capture_of(v: &VolumeReplicationGroup) -> Option<i64> {
     )
 }
 
+/// The tests of this binary share two clusters: the one that kills Velero runs alone (write),
+/// the others together (read), so a restart never fails another test's Backup.
+static VELERO: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 async fn configmaps(c: &Cluster, app: &str, count: usize) {
     let api: Api<ConfigMap> = Api::namespaced(c.client.clone(), &c.ns);
     for i in 0..count {
@@ -70,6 +74,7 @@ async fn capture_now(c: &Cluster, name: &str) {
 
 #[tokio::test]
 async fn a_velero_server_killed_under_a_backup_is_retried() {
+    let _alone = VELERO.write().await;
     let clusters = Clusters::start("killed").await;
     let east = &clusters.east;
     // Enough objects that the Backup is still running when Velero dies.
@@ -151,6 +156,7 @@ async fn a_velero_server_killed_under_a_backup_is_retried() {
 
 #[tokio::test]
 async fn a_storage_location_velero_cannot_reach_gives_a_clear_condition() {
+    let _shared = VELERO.read().await;
     let clusters = Clusters::start("broken").await;
     let east = &clusters.east;
     // A location whose S3 endpoint nothing listens on.
@@ -192,6 +198,7 @@ async fn a_storage_location_velero_cannot_reach_gives_a_clear_condition() {
 
 #[tokio::test]
 async fn a_failover_moves_past_a_capture_whose_data_is_gone() {
+    let _shared = VELERO.read().await;
     let mut clusters = Clusters::start("nosuchkey").await;
     let east = &clusters.east;
     configmaps(east, "web", 3).await;
