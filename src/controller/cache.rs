@@ -15,6 +15,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
 use super::in_flight::InFlight;
+use super::signatures::Signatures;
 use crate::api::VolumeReplicationGroup;
 use crate::api::velero::{Backup, BackupStorageLocation, DeleteBackupRequest, Restore};
 use crate::velero::names::{LABEL_VRG_KEY, MANAGED_SELECTOR, owner_from, vrg_key};
@@ -134,8 +135,7 @@ where
     let mut rebuilding = None;
     let in_flight = InFlight::default();
     let seen_by_store = in_flight.clone();
-    // The signature each object had when last seen.
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut signatures = Signatures::default();
     tokio::spawn(stream.for_each(move |event| {
         if let Ok(event) = event {
             let listed = matches!(event, watcher::Event::InitDone);
@@ -146,23 +146,27 @@ where
             {
                 seen_by_store.seen(o.meta().name.as_deref().unwrap_or_default());
             }
-            let changed = match &event {
-                watcher::Event::InitApply(o) => {
-                    seen.insert(name(o), signature(o));
-                    None
-                }
-                watcher::Event::Apply(o) => {
-                    let now = signature(o);
-                    (seen.insert(name(o), now.clone()).as_ref() != Some(&now)).then_some(o)
-                }
-                watcher::Event::Delete(o) => {
-                    seen.remove(&name(o));
-                    Some(o)
-                }
-                watcher::Event::Init | watcher::Event::InitDone => None,
-            };
             // The store already holds this event (the reflector applies it before passing it on).
-            if let Some(vrg) = changed.and_then(super::owner) {
+            let wake: Vec<_> = match &event {
+                watcher::Event::Init => {
+                    signatures.list_started();
+                    vec![]
+                }
+                watcher::Event::InitApply(o) => signatures
+                    .listed(&name(o), signature(o), super::owner(o))
+                    .into_iter()
+                    .collect(),
+                watcher::Event::InitDone => signatures.list_done(),
+                watcher::Event::Apply(o) => signatures
+                    .applied(&name(o), signature(o), super::owner(o))
+                    .into_iter()
+                    .collect(),
+                watcher::Event::Delete(o) => {
+                    signatures.deleted(&name(o));
+                    vec![super::owner(o)]
+                }
+            };
+            for vrg in wake.into_iter().flatten() {
                 let _ = changes.send(vrg);
             }
             update_index(&updated, &mut rebuilding, event);
@@ -324,6 +328,11 @@ impl VeleroCache {
     /// Backups we created that the cache has not shown yet.
     pub fn backups_in_flight(&self) -> &InFlight {
         &self.backups.in_flight
+    }
+
+    /// DeleteBackupRequests we created that the cache has not shown yet.
+    pub fn delete_requests_in_flight(&self) -> &InFlight {
+        &self.requests.in_flight
     }
 
     /// Restores we created that the cache has not shown yet.

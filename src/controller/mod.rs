@@ -22,6 +22,7 @@ mod reconcile;
 mod recorder;
 mod rotation;
 mod scale;
+mod signatures;
 pub mod status;
 pub mod storage;
 
