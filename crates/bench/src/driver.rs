@@ -113,9 +113,10 @@ impl Driver {
                         completed: None,
                     },
                 );
-                let (api, rec, permit) =
-                    (api.clone(), rec.clone(), lim.clone().acquire_owned().await);
+                let (api, rec, lim) = (api.clone(), rec.clone(), lim.clone());
                 tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let permit = lim.acquire_owned().await;
                     let patched = api
                         .patch(
                             &b.name_any(),
@@ -194,6 +195,28 @@ impl Driver {
     /// Step transitions: for each Backup of group `g{i+1}`, the time from the Backup of `g{i}`
     /// of the same VRG and capture becoming `Completed` to the driver's watch seeing it, in ms.
     pub fn transitions(&self) -> Vec<f64> {
+        self.timed_transitions().into_iter().map(|t| t.0).collect()
+    }
+
+    /// The `n` slowest step transitions: ms, the Backup that followed (vrg key, capture, group),
+    /// and when (wall clock) its predecessor completed, to find in the operator's log.
+    pub fn slowest(&self, n: usize) -> Vec<(f64, (String, String, String), String)> {
+        let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+        let mut all = self.timed_transitions();
+        all.sort_by(|a, b| b.0.total_cmp(&a.0));
+        all.truncate(n);
+        all.into_iter()
+            .map(|(ms, key, done)| {
+                let at = wall - now.saturating_duration_since(done);
+                let at = k8s_openapi::jiff::Timestamp::try_from(at)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
+                (ms, key, at)
+            })
+            .collect()
+    }
+
+    fn timed_transitions(&self) -> Vec<(f64, (String, String, String), Instant)> {
         let r = self.record.lock().unwrap();
         let by_key: BTreeMap<_, _> = r
             .backups
@@ -207,7 +230,11 @@ impl Driver {
             };
             let next = (vrg.clone(), capture.clone(), format!("g{}", i + 1));
             if let (Some(done), Some(next)) = (seen.completed, by_key.get(&next)) {
-                out.push(next.created.saturating_duration_since(done).as_secs_f64() * 1000.0);
+                out.push((
+                    next.created.saturating_duration_since(done).as_secs_f64() * 1000.0,
+                    next.key.clone(),
+                    done,
+                ));
             }
         }
         out

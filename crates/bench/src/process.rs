@@ -95,6 +95,9 @@ impl Operator {
         // `VRG_BENCH_WRAP="heaptrack -o FILE"` (or `perf record -g -o FILE --`) runs the operator
         // under a profiler; the figures of such a run describe the profiler too.
         let wrap = std::env::var("VRG_BENCH_WRAP").unwrap_or_default();
+        // `VRG_BENCH_OPERATOR_LOG="vrg_operator=debug,kube_runtime=debug"` tells what the operator
+        // did and why (`kube_runtime` names each reconcile's trigger), e.g. in a slow transition.
+        let log_filter = std::env::var("VRG_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into());
         let mut words = wrap.split_whitespace();
         let mut command = match words.next() {
             Some(program) => {
@@ -116,7 +119,7 @@ impl Operator {
                 "--metrics-address",
                 &metrics.to_string(),
                 "--log",
-                "warn",
+                &log_filter,
             ])
             .env("KUBECONFIG", kubeconfig)
             .stdout(file.try_clone().map_err(|e| e.to_string())?)
