@@ -300,7 +300,7 @@ pub async fn step(
 
 /// Creates `object`; one that already exists (same deterministic name) counts as created, and
 /// one we created that the cache has not shown yet is not sent again.
-async fn create<K>(api: &Api<K>, object: &K, in_flight: &InFlight) -> Result<(), Error>
+pub(super) async fn create<K>(api: &Api<K>, object: &K, in_flight: &InFlight) -> Result<(), Error>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
